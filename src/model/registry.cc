@@ -16,7 +16,7 @@ std::string At(const Manifest& m, int line, const std::string& message) {
 }  // namespace
 
 std::optional<KeyId> Registry::FindKey(std::string_view key) const {
-  auto it = key_index_.find(std::string(key));
+  auto it = key_index_.find(key);
   if (it == key_index_.end() || keys_[it->second].removed) return std::nullopt;
   return it->second;
 }

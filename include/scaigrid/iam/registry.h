@@ -94,7 +94,11 @@ class Registry {
 
   std::vector<Manifest> manifests_;
   std::vector<KeyInfo> keys_;
-  std::unordered_map<std::string, KeyId> key_index_;
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, KeyId, KeyHash, std::equal_to<>> key_index_;
   std::vector<std::vector<KeyId>> direct_;
   std::vector<KeySet> closure_;
   KeySet all_keys_, platform_keys_, non_platform_keys_, tenant_user_, tenant_viewer_,
