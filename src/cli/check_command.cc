@@ -1,11 +1,11 @@
 // `scaigrid-iam check`: one decision on the state built from manifests and a policy file,
 // with the engine's explanation, as text or JSON.
 #include <CLI/CLI.hpp>
-
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "scaigrid/iam/time_format.h"
 
 namespace scaigrid::iam::cli {
 namespace {
@@ -52,6 +52,7 @@ std::string ToJson(const CheckOptions& o, Time now, const Explanation& e) {
   out += ",\"scope\":" + JsonString(o.scope);
   out += ",\"at\":" + JsonString(FormatTime(now));
   out += ",\"reason\":" + JsonString(e.summary);
+  out += ",\"by_override\":" + std::string(e.by_override ? "true" : "false");
   out += ",\"grant\":";
   if (!e.grant) {
     out += "null";
@@ -61,7 +62,8 @@ std::string ToJson(const CheckOptions& o, Time now, const Explanation& e) {
     out += ",\"role\":" + JsonString(g.role);
     out += ",\"role_kind\":" + JsonString(RoleKindName(g.role_kind));
     out += ",\"scope\":" + JsonString(g.scope);
-    out += ",\"via_group\":" + (g.via_group.empty() ? std::string("null") : JsonString(g.via_group));
+    out +=
+        ",\"via_group\":" + (g.via_group.empty() ? std::string("null") : JsonString(g.via_group));
     out += ",\"catch_all\":" + std::string(g.catch_all ? "true" : "false");
     out += ",\"implied_from\":[";
     for (size_t i = 0; i < g.implied_from.size(); ++i) {
@@ -87,19 +89,14 @@ int RunCheck(const CheckOptions& o, CliContext& context) {
                    .key = o.permission,
                    .has_resource = !o.resource_owner.empty(),
                    .resource_owner = o.resource_owner};
-  // The string form validates every name (an unknown key is an error, never a deny).
-  auto decision = snapshot.Check(input, state->now);
-  if (!decision) {
-    PrintError(context.err, decision.error());
+  // Resolving validates every name (an unknown key is an error, never a deny).
+  auto request = snapshot.Resolve(input);
+  if (!request) {
+    PrintError(context.err, request.error());
     return kExitError;
   }
-  // Handles for Explain; every name resolved above.
-  CheckRequest request{.scope = *snapshot.FindScope(o.scope),
-                       .key = *snapshot.FindKey(o.permission),
-                       .has_resource = input.has_resource};
-  if (auto p = snapshot.FindPrincipal(o.subject)) request.subject = *p;
-  if (auto p = snapshot.FindPrincipal(o.resource_owner)) request.resource_owner = *p;
-  Explanation e = snapshot.Explain(request, *decision, state->now);
+  Decision decision = snapshot.Check(*request, state->now);
+  Explanation e = snapshot.Explain(*request, decision, state->now);
   if (o.json) {
     context.out << ToJson(o, state->now, e) << "\n";
   } else {
@@ -116,13 +113,18 @@ void AddCheckCommand(CLI::App& app, CliContext& context) {
   CLI::App* check = app.add_subcommand(
       "check", "May SUBJECT use permission KEY at SCOPE? Exit 0 allowed, 3 denied, 1 error");
   check->add_option("--subject", o->subject, "user:<sub>, service_account:<id> or group:<id>")
+      ->type_name("PRINCIPAL")
       ->required();
   check->add_option("--permission", o->permission, "Permission key, e.g. scaiecho:transcribe")
+      ->type_name("KEY")
       ->required();
   check->add_option("--scope", o->scope, "platform, partner:<id>, tenant:<id> or project:<id>")
+      ->type_name("SCOPE")
       ->required();
-  check->add_option("--resource-owner", o->resource_owner,
-                    "Owner of the resource acted on (for owner-only keys)");
+  check
+      ->add_option("--resource-owner", o->resource_owner,
+                   "Owner of the resource acted on (for owner-only keys)")
+      ->type_name("PRINCIPAL");
   check->add_flag("--explain", o->explain, "Print the full grant chain");
   check->add_flag("--json", o->json, "Print the decision as one JSON object");
   AddStateOptions(*check, o->state);

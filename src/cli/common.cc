@@ -1,7 +1,6 @@
 #include "cli/common.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "policy/policy_file.h"
@@ -12,15 +11,20 @@
 
 namespace scaigrid::iam::cli {
 
-void AddStateOptions(CLI::App& command, StateOptions& options) {
-  command.add_option("--manifests", options.manifests,
-                     "Directory of module manifests (*.yaml)")
+void AddStateOptions(CLI::App& command, StateOptions& options, bool with_time) {
+  command.add_option("--manifests", options.manifests, "Directory of module manifests (*.yaml)")
+      ->type_name("DIR")
       ->capture_default_str();
-  command.add_option("--policy", options.policy,
-                     "Policy file with scopes, groups, custom roles and bindings "
-                     "(docs/policy-file.md); without it only the platform scope exists");
-  command.add_option("--at", options.at,
-                     "Evaluate at this time: RFC 3339 or a date (its start, UTC); default now");
+  command
+      .add_option("--policy", options.policy,
+                  "Policy file with scopes, groups, custom roles and bindings "
+                  "(docs/policy-file.md); without it only the platform scope exists")
+      ->type_name("FILE");
+  if (!with_time) return;
+  command
+      .add_option("--at", options.at,
+                  "Evaluate at this time: RFC 3339 or a date (its start, UTC); default now")
+      ->type_name("TIME");
 }
 
 Result<State> LoadState(const StateOptions& options, const Clock& clock) {
@@ -42,6 +46,7 @@ Result<State> LoadState(const StateOptions& options, const Clock& clock) {
   }
   auto registry = Registry::Build(std::move(*manifests));
   if (!registry) {
+    // Counted here: the message of Registry::Build counts its list after moving it away.
     const Status& e = registry.error();
     return Err(Status(e.code(),
                       "invalid manifests in " + options.manifests + ": " +
@@ -71,9 +76,12 @@ std::string FormatReason(const Snapshot& snapshot, const GrantReason& reason) {
 
 std::string_view RoleKindName(RoleKind kind) {
   switch (kind) {
-    case RoleKind::kBuiltIn: return "built-in";
-    case RoleKind::kModule: return "module";
-    case RoleKind::kCustom: return "custom";
+    case RoleKind::kBuiltIn:
+      return "built-in";
+    case RoleKind::kModule:
+      return "module";
+    case RoleKind::kCustom:
+      return "custom";
   }
   return "unknown";
 }
@@ -84,11 +92,21 @@ std::string JsonString(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

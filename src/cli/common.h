@@ -20,10 +20,10 @@ class App;
 namespace scaigrid::iam::cli {
 
 // Process exit codes (docs/cli.md).
-inline constexpr int kExitOk = 0;       // success; `check`: allowed
-inline constexpr int kExitError = 1;    // bad input, unreadable or invalid files
-inline constexpr int kExitUsage = 2;    // bad command line (unknown flag, missing argument)
-inline constexpr int kExitDenied = 3;   // `check`: denied
+inline constexpr int kExitOk = 0;      // success; `check`: allowed
+inline constexpr int kExitError = 1;   // bad input, unreadable or invalid files
+inline constexpr int kExitUsage = 2;   // bad command line (unknown flag, missing argument)
+inline constexpr int kExitDenied = 3;  // `check`: denied
 
 // Where a command writes and what time it is. A command sets exit_code when it runs.
 struct CliContext {
@@ -33,13 +33,14 @@ struct CliContext {
   int exit_code = kExitOk;
 };
 
-// The flags every query command shares: --manifests, --policy, --at.
+// The flags the query commands share: --manifests, --policy, --at.
 struct StateOptions {
   std::string manifests = "manifests";
   std::string policy;  // empty: no bindings at all
   std::string at;      // empty: now
 };
-void AddStateOptions(CLI::App& command, StateOptions& options);
+// Adds --manifests and --policy, and --at when `with_time`.
+void AddStateOptions(CLI::App& command, StateOptions& options, bool with_time = true);
 
 // The policy state a query runs on, and the time it runs at.
 struct State {

@@ -1,7 +1,6 @@
 // `scaigrid-iam manifest lint`: parses manifests and compiles them into a Registry, printing
 // every problem as FILE:LINE: message.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -84,10 +83,11 @@ void AddManifestCommands(CLI::App& app, CliContext& context) {
       "lint",
       "Check manifests: syntax, keys, implications, roles, references between modules. "
       "Prints every problem as FILE:LINE: message");
-  lint->add_option("files", options->files, "Manifest files (YAML)")->required();
+  lint->add_option("files", options->files, "Manifest files (YAML)")->type_name("FILE")->required();
   lint->add_option("--with", options->with_dir,
                    "Directory of other manifests the files may reference (a file replaces the "
-                   "manifest of the same module there)");
+                   "manifest of the same module there)")
+      ->type_name("DIR");
   lint->callback([options, &context] { context.exit_code = RunLint(*options, context); });
 }
 

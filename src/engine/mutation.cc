@@ -395,7 +395,6 @@ std::shared_ptr<const Snapshot> Mutation::Finish() {
     p.grants_unsorted = false;
   }
   unsorted_.clear();
-  finished_ = true;
   return std::shared_ptr<const Snapshot>(new Snapshot(std::move(next_)));
 }
 

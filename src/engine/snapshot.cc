@@ -5,6 +5,7 @@
 #include <map>
 
 #include "scaigrid/iam/mutation.h"
+#include "scaigrid/iam/time_format.h"
 
 namespace scaigrid::iam {
 
@@ -127,9 +128,9 @@ Result<Restriction> Snapshot::MakeRestriction(std::span<const std::string> keys,
 // ---- The hot path.
 
 bool Snapshot::MatchGrants(const PrincipalNode& p, const ScopeNode& scope, KeyId key, Time now,
-                           bool ignore_not_before, GrantReason* out) const noexcept {
+                           bool ignore_window, GrantReason* out) const noexcept {
   auto grants_key = [&](const Grant& g) {
-    return (ignore_not_before || g.not_before <= now) && now < g.expires_at &&
+    return (ignore_window || (g.not_before <= now && now < g.expires_at)) &&
            roles_[g.role.value]->keys.Test(key);
   };
   const std::vector<Grant>& grants = p.grants;
@@ -157,12 +158,12 @@ bool Snapshot::MatchGrants(const PrincipalNode& p, const ScopeNode& scope, KeyId
 }
 
 bool Snapshot::FindGrant(PrincipalId subject, const ScopeNode& scope, KeyId key, Time now,
-                         bool ignore_not_before, GrantReason* out) const noexcept {
+                         bool ignore_window, GrantReason* out) const noexcept {
   if (!subject.valid() || subject.value >= principals_.size()) return false;
   const PrincipalNode& p = *principals_[subject.value];
-  if (MatchGrants(p, scope, key, now, ignore_not_before, out)) return true;
+  if (MatchGrants(p, scope, key, now, ignore_window, out)) return true;
   for (PrincipalId g : p.groups) {
-    if (MatchGrants(*principals_[g.value], scope, key, now, ignore_not_before, out)) {
+    if (MatchGrants(*principals_[g.value], scope, key, now, ignore_window, out)) {
       out->via_group = g;
       return true;
     }
@@ -213,6 +214,12 @@ Decision Snapshot::Check(const CheckRequest& q, Time now) const noexcept {
 }
 
 Result<Decision> Snapshot::Check(const CheckInput& in, Time now) const {
+  auto q = Resolve(in);
+  if (!q) return Err(q.error());
+  return Check(*q, now);
+}
+
+Result<CheckRequest> Snapshot::Resolve(const CheckInput& in) const {
   auto key = registry_->FindKey(in.key);
   if (!key) {
     if (Status s = ValidateKey(in.key); !s.ok()) return Err(s);
@@ -238,7 +245,7 @@ Result<Decision> Snapshot::Check(const CheckInput& in, Time now) const {
       return Err(ref.error());
     }
   }
-  return Check(q, now);
+  return q;
 }
 
 // ---- Explanations.
@@ -273,6 +280,7 @@ Explanation Snapshot::Explain(const CheckRequest& q, const Decision& d, Time now
   Explanation e;
   e.allowed = d.allowed;
   e.code = d.code;
+  e.by_override = d.by_override;
   const Registry& reg = *registry_;
   const std::string& key = reg.key(q.key).key;
   const std::string& scope = ScopeName(q.scope);
@@ -346,8 +354,14 @@ Explanation Snapshot::Explain(const CheckRequest& q, const Decision& d, Time now
       e.summary = "denied: no active binding gives " + subject + " " + key + " at " + scope + " or above";
       GrantReason inactive;
       const ScopeNode& s = *scopes_[q.scope.value];
-      if (FindGrant(q.subject, s, q.key, now, /*ignore_not_before=*/true, &inactive)) {
-        e.summary += " (binding " + std::to_string(inactive.binding) + " would, but it has not started yet)";
+      if (FindGrant(q.subject, s, q.key, now, /*ignore_window=*/true, &inactive)) {
+        const PrincipalNode& holder = *principals_[(inactive.via_group.valid() ? inactive.via_group : q.subject).value];
+        for (const Grant& g : holder.grants) {
+          if (g.id != inactive.binding) continue;
+          e.summary += " (binding " + std::to_string(g.id) + " would, but it " +
+                       (now < g.not_before ? "starts at " + FormatTime(g.not_before)
+                                           : "expired at " + FormatTime(g.expires_at)) + ")";
+        }
       }
       break;
     }

@@ -138,6 +138,13 @@ TEST_F(SnapshotTest, TimeBoundBindings) {
   EXPECT_TRUE(Allowed("user:t", "box:read", "tenant:a", 100));
   EXPECT_TRUE(Allowed("user:t", "box:read", "tenant:a", 199));
   EXPECT_FALSE(Allowed("user:t", "box:read", "tenant:a", 200));
+  auto s = engine_->snapshot();
+  auto q = s->Resolve(CheckInput{"user:t", "tenant:a", "box:read"});
+  ASSERT_TRUE(q);
+  EXPECT_THAT(s->Explain(*q, s->Check(*q, 250), 250).summary,
+              HasSubstr("binding 1 would, but it expired at 1970-01-01T00:03:20Z"));
+  EXPECT_THAT(s->Explain(*q, s->Check(*q, 50), 50).summary,
+              HasSubstr("binding 1 would, but it starts at 1970-01-01T00:01:40Z"));
 }
 
 TEST_F(SnapshotTest, GroupsGrantTheirMembers) {

@@ -65,9 +65,8 @@ Result<KeySet> Registry::ResolvePatterns(std::span<const std::string> patterns,
   }
   if (!allow_platform_keys) out.Subtract(platform_keys_);
   if (!problems.empty()) {
-    return Err(Status::InvalidArgument("invalid permissions: " + std::to_string(problems.size()) +
-                                           " problem(s)",
-                                       std::move(problems)));
+    std::string message = "invalid permissions: " + std::to_string(problems.size()) + " problem(s)";
+    return Err(Status::InvalidArgument(std::move(message), std::move(problems)));
   }
   return out;
 }
@@ -266,8 +265,8 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
   }
 
   if (!errors.empty()) {
-    return Err(Status::InvalidArgument(
-        "invalid manifests: " + std::to_string(errors.size()) + " problem(s)", std::move(errors)));
+    std::string message = "invalid manifests: " + std::to_string(errors.size()) + " problem(s)";
+    return Err(Status::InvalidArgument(std::move(message), std::move(errors)));
   }
   r->manifests_ = std::move(manifests);
   return std::shared_ptr<const Registry>(std::move(r));

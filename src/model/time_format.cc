@@ -40,7 +40,8 @@ class Scanner {
   }
   // One character of `set`; returns it, or '\0'.
   char Any(std::string_view set) {
-    if (pos_ < text_.size() && set.find(text_[pos_]) != std::string_view::npos) return text_[pos_++];
+    if (pos_ < text_.size() && set.find(text_[pos_]) != std::string_view::npos)
+      return text_[pos_++];
     return '\0';
   }
   bool AtEnd() const { return pos_ == text_.size(); }
@@ -80,10 +81,10 @@ struct Civil {
 Civil CivilFromDays(std::int64_t z) {
   z += 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;                                 // [0, 146096]
+  const std::int64_t doe = z - era * 146097;                                       // [0, 146096]
   const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);          // [0, 365]
-  const std::int64_t mp = (5 * doy + 2) / 153;                               // [0, 11]
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const std::int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]
   const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   return {yoe + era * 400 + (month <= 2 ? 1 : 0), month, day};
@@ -103,7 +104,8 @@ Result<Time> ParseTime(std::string_view text) {
   std::chrono::year_month_day ymd{std::chrono::year(year), std::chrono::month(month),
                                   std::chrono::day(day)};
   if (!ymd.ok()) {
-    return Bad(text, "day " + TwoDigits(day) + " is out of range for " + std::string(text.substr(0, 7)));
+    return Bad(text,
+               "day " + TwoDigits(day) + " is out of range for " + std::string(text.substr(0, 7)));
   }
   Time days = DaysFromCivil(ymd);
   if (s.AtEnd()) return days * kSecondsPerDay;
@@ -120,7 +122,8 @@ Result<Time> ParseTime(std::string_view text) {
   if (hour > 23) return Bad(text, "hour " + TwoDigits(hour) + " is out of range");
   if (minute > 59) return Bad(text, "minute " + TwoDigits(minute) + " is out of range");
   if (second > 59) {
-    return Bad(text, "second " + TwoDigits(second) + " is out of range (leap seconds are not accepted)");
+    return Bad(text,
+               "second " + TwoDigits(second) + " is out of range (leap seconds are not accepted)");
   }
   if (s.Any(".") && !s.SkipDigits()) return Bad(text, "expected digits after '.'");
 
@@ -141,7 +144,8 @@ Result<Time> ParseTime(std::string_view text) {
     return Bad(text, "expected 'Z' or an offset like +02:00 after the time");
   }
   if (!s.AtEnd()) {
-    return Bad(text, "unexpected trailing characters '" + std::string(s.Rest().substr(0, 16)) + "'");
+    return Bad(text,
+               "unexpected trailing characters '" + std::string(s.Rest().substr(0, 16)) + "'");
   }
   // The local time minus its offset is UTC.
   return days * kSecondsPerDay + hour * 3600 + minute * 60 + second - offset;

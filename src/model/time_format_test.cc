@@ -58,9 +58,11 @@ TEST(TimeFormatTest, AppliesOffsets) {
 }
 
 TEST(TimeFormatTest, RejectsBadCalendarValues) {
-  EXPECT_THAT(Error("2026-13-01"), HasSubstr("invalid time '2026-13-01': month 13 is out of range"));
+  EXPECT_THAT(Error("2026-13-01"),
+              HasSubstr("invalid time '2026-13-01': month 13 is out of range"));
   EXPECT_THAT(Error("2026-00-10"), HasSubstr("month 00 is out of range"));
-  EXPECT_THAT(Error("2026-04-31"), HasSubstr("invalid time '2026-04-31': day 31 is out of range for 2026-04"));
+  EXPECT_THAT(Error("2026-04-31"),
+              HasSubstr("invalid time '2026-04-31': day 31 is out of range for 2026-04"));
   EXPECT_THAT(Error("2026-02-29"), HasSubstr("day 29 is out of range for 2026-02"));
   EXPECT_THAT(Error("2026-05-00"), HasSubstr("day 00 is out of range"));
   EXPECT_THAT(Error("2026-05-01T24:00:00Z"), HasSubstr("hour 24 is out of range"));
@@ -72,22 +74,27 @@ TEST(TimeFormatTest, RejectsBadCalendarValues) {
 
 TEST(TimeFormatTest, RejectsGarbageAndTrailingJunk) {
   EXPECT_THAT(Error(""), HasSubstr("invalid time '': it is empty"));
-  EXPECT_THAT(Error("yesterday"), HasSubstr("invalid time 'yesterday': expected a date YYYY-MM-DD"));
+  EXPECT_THAT(Error("yesterday"),
+              HasSubstr("invalid time 'yesterday': expected a date YYYY-MM-DD"));
   EXPECT_THAT(Error("2026-5-1"), HasSubstr("expected a date YYYY-MM-DD"));
   EXPECT_THAT(Error("26-05-01"), HasSubstr("expected a date YYYY-MM-DD"));
   EXPECT_THAT(Error("2026/05/01"), HasSubstr("expected a date YYYY-MM-DD"));
   EXPECT_THAT(Error("+2026-05-01"), HasSubstr("expected a date YYYY-MM-DD"));
-  EXPECT_THAT(Error("2026-05-01x"), HasSubstr("expected 'T' and a time HH:MM:SS after the date, found 'x'"));
+  EXPECT_THAT(Error("2026-05-01x"),
+              HasSubstr("expected 'T' and a time HH:MM:SS after the date, found 'x'"));
   EXPECT_THAT(Error("2026-05-01 12:00:00Z"), HasSubstr("expected 'T'"));
   EXPECT_THAT(Error("2026-05-01T12:00Z"), HasSubstr("expected a time HH:MM:SS"));
   EXPECT_THAT(Error("2026-05-01T12:00:00"), HasSubstr("expected 'Z' or an offset like +02:00"));
   EXPECT_THAT(Error("2026-05-01T12:00:00.Z"), HasSubstr("expected digits after '.'"));
-  EXPECT_THAT(Error("2026-05-01T12:00:00+0200"), HasSubstr("expected an offset like +02:00 after '+'"));
-  EXPECT_THAT(Error("2026-05-01T12:00:00Zjunk"), HasSubstr("unexpected trailing characters 'junk'"));
+  EXPECT_THAT(Error("2026-05-01T12:00:00+0200"),
+              HasSubstr("expected an offset like +02:00 after '+'"));
+  EXPECT_THAT(Error("2026-05-01T12:00:00Zjunk"),
+              HasSubstr("unexpected trailing characters 'junk'"));
   EXPECT_THAT(Error("2026-05-01T12:00:00Z "), HasSubstr("unexpected trailing characters ' '"));
   EXPECT_THAT(Error(" 2026-05-01"), HasSubstr("expected a date"));
   // Every message says what is accepted.
-  EXPECT_THAT(Error("nope"), HasSubstr("expected RFC 3339 like 2026-05-01T12:00:00Z or a date like 2026-05-01"));
+  EXPECT_THAT(Error("nope"),
+              HasSubstr("expected RFC 3339 like 2026-05-01T12:00:00Z or a date like 2026-05-01"));
 }
 
 TEST(TimeFormatTest, FormatsUtcWithZ) {

@@ -91,7 +91,8 @@ class ShapeReader {
       std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
         std::string expected;
-        for (std::string_view a : allowed) expected += (expected.empty() ? "" : ", ") + std::string(a);
+        for (std::string_view a : allowed)
+          expected += (expected.empty() ? "" : ", ") + std::string(a);
         Error(kv.first, "unknown field " + Quote(name) + " in " + std::string(where) +
                             " (expected " + expected + ")");
       } else if (!seen.insert(name).second) {
@@ -106,7 +107,8 @@ class ShapeReader {
     const YAML::Node n = parent[field];
     if (!n) {
       if (required) {
-        Error(parent, "missing required field '" + std::string(field) + "' in " + std::string(where));
+        Error(parent,
+              "missing required field '" + std::string(field) + "' in " + std::string(where));
       }
       return std::nullopt;
     }
@@ -204,7 +206,8 @@ class ShapeReader {
         if (PrincipalRef::Parse(member->value)->kind == PrincipalKind::kGroup) {
           Error(member->line, "groups cannot contain groups: " + Quote(member->value));
         } else if (!seen.insert(member->value).second) {
-          Error(member->line, "duplicate member " + Quote(member->value) + " of " + Quote(group->value));
+          Error(member->line,
+                "duplicate member " + Quote(member->value) + " of " + Quote(group->value));
         } else {
           entry.members.push_back(*member);
         }

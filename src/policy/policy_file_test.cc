@@ -161,9 +161,9 @@ extra: 1
 )");
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "invalid policy file p.yaml: 16 problem(s)");
-  EXPECT_THAT(s.details(),
-              ElementsAre(
-                  "p.yaml:19: unknown field 'extra' in policy file (expected scopes, groups, "
+  EXPECT_THAT(
+      s.details(),
+      ElementsAre("p.yaml:19: unknown field 'extra' in policy file (expected scopes, groups, "
                   "custom_roles, bindings)",
                   "p.yaml:2: unknown field 'parnet' in scope (expected id, parent)",
                   HasSubstr("p.yaml:3: invalid scope 'tenant:': expected platform"),
@@ -190,7 +190,8 @@ TEST_F(PolicyFileTest, ReportsBadShapesOfSections) {
                                        HasSubstr("p.yaml:2: 'groups' must map each group"),
                                        "p.yaml:3: 'custom_roles' must be a list",
                                        HasSubstr("p.yaml:5: each binding must be a map")));
-  Status dup = Load("bindings:\n  - subject: user:a\n    subject: user:b\n    role: r\n    scope: platform\n");
+  Status dup = Load(
+      "bindings:\n  - subject: user:a\n    subject: user:b\n    role: r\n    scope: platform\n");
   EXPECT_THAT(dup.details(), ElementsAre("p.yaml:3: duplicate field 'subject' in binding"));
   Status top = Load("- a\n- b\n");
   EXPECT_THAT(top.details(), ElementsAre(HasSubstr("p.yaml:1: a policy file must be a YAML map")));
@@ -277,7 +278,8 @@ bindings:
     scope: "tenant:other"
 )");
   EXPECT_EQ(outside.code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(outside.message(), HasSubstr("p.yaml:8: custom role 'r' is defined at 'tenant:acme'"));
+  EXPECT_THAT(outside.message(),
+              HasSubstr("p.yaml:8: custom role 'r' is defined at 'tenant:acme'"));
 }
 
 TEST_F(PolicyFileTest, MissingFileIsNotFound) {

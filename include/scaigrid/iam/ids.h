@@ -25,7 +25,8 @@ using ScopeId = Handle<struct ScopeTag>;
 using PrincipalId = Handle<struct PrincipalTag>;
 using RoleId = Handle<struct RoleTag>;
 
-// Bindings are named by the caller (the store's id), unique within a snapshot lineage.
+// Bindings are named by the caller (the store's id), which keeps them unique within a
+// snapshot lineage.
 using BindingId = std::uint64_t;
 
 // Seconds since the Unix epoch, UTC.

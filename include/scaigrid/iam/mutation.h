@@ -72,7 +72,9 @@ class Mutation {
 
   // Errors: kInvalidArgument (malformed subject or scope, expires_at <= not_before, a
   // built-in or module role at the wrong kind of scope, a custom role outside the scope
-  // it was defined at), kNotFound (scope or role), kAlreadyExists (id in use).
+  // it was defined at), kNotFound (scope or role), kAlreadyExists (the subject already has
+  // a binding with this id). Ids must be unique in the whole lineage (the store assigns
+  // them); the engine keeps no global id index, so it detects reuse within a subject only.
   Status AddBinding(const BindingSpec& spec);
   // Errors: kNotFound when `subject` has no binding `id`.
   Status RemoveBinding(std::string_view subject, BindingId id);
@@ -94,7 +96,6 @@ class Mutation {
   Snapshot next_;
   std::uint64_t epoch_;
   std::vector<PrincipalId> unsorted_;
-  bool finished_ = false;
 };
 
 }  // namespace scaigrid::iam

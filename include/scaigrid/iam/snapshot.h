@@ -93,7 +93,8 @@ struct CheckInput {
 struct Explanation {
   bool allowed = false;
   DecisionCode code = DecisionCode::kNoGrant;
-  std::string summary;  // one sentence
+  bool by_override = false;  // an owner-only key allowed through its override
+  std::string summary;       // one sentence
   struct Grant {
     BindingId binding = 0;
     std::string role;  // role ref
@@ -179,6 +180,10 @@ class Snapshot {
   // An unknown but well-formed subject is not an error: it holds nothing.
   Result<Decision> Check(const CheckInput& input, Time now) const;
 
+  // Resolves the strings of `input` to handles (errors as for Check above), e.g. to call
+  // Explain after a check made from strings.
+  Result<CheckRequest> Resolve(const CheckInput& input) const;
+
   // Spells out `decision` (as returned by Check for `request`).
   Explanation Explain(const CheckRequest& request, const Decision& decision, Time now) const;
 
@@ -222,9 +227,9 @@ class Snapshot {
 
   // Finds an active grant of `key` at a scope with path `path` for `subject` or its groups.
   bool FindGrant(PrincipalId subject, const detail::ScopeNode& scope, KeyId key, Time now,
-                 bool ignore_not_before, GrantReason* out) const noexcept;
+                 bool ignore_window, GrantReason* out) const noexcept;
   bool MatchGrants(const detail::PrincipalNode& p, const detail::ScopeNode& scope, KeyId key,
-                   Time now, bool ignore_not_before, GrantReason* out) const noexcept;
+                   Time now, bool ignore_window, GrantReason* out) const noexcept;
   // Calls fn(const Grant&, PrincipalId via_group) for every grant of `principal` (and its
   // groups) covering `scope` that is active at `now`.
   template <typename Fn>
