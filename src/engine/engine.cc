@@ -10,9 +10,14 @@ Time SystemClock::Now() const {
       .count();
 }
 
-Engine::Engine(std::shared_ptr<const Snapshot> initial) { Publish(std::move(initial)); }
+Engine::Engine(std::shared_ptr<const Snapshot> initial) { PublishLocked(std::move(initial)); }
 
 void Engine::Publish(std::shared_ptr<const Snapshot> next) {
+  std::lock_guard lock(write_mu_);
+  PublishLocked(std::move(next));
+}
+
+void Engine::PublishLocked(std::shared_ptr<const Snapshot> next) {
   std::uint64_t revision = next->revision();
   current_.store(std::move(next), std::memory_order_release);
   version_.store(revision, std::memory_order_release);
@@ -26,7 +31,7 @@ Result<std::shared_ptr<const Snapshot>> Engine::Apply(const std::function<Status
   Status s = change(m);
   if (!s.ok()) return Err(std::move(s));
   std::shared_ptr<const Snapshot> next = m.Finish();
-  Publish(next);
+  PublishLocked(next);
   return next;
 }
 

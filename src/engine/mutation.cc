@@ -52,8 +52,7 @@ Result<PrincipalId> Mutation::Intern(std::string_view principal) {
   return id;
 }
 
-Status Mutation::ResolveRoleKeys(RoleNode& role) const {
-  const Registry& reg = *next_.registry_;
+Status Mutation::ResolveRoleKeys(const Registry& reg, RoleNode& role) const {
   switch (role.kind) {
     case RoleKind::kBuiltIn:
       if (role.ref == "super_admin") role.keys = reg.all_keys();
@@ -82,47 +81,66 @@ Status Mutation::ResolveRoleKeys(RoleNode& role) const {
 }
 
 Status Mutation::SetRegistry(std::shared_ptr<const Registry> registry) {
-  std::shared_ptr<const Registry> old = next_.registry_;
-  next_.registry_ = std::move(registry);
-  std::vector<std::string> problems;
-  // Module roles the new registry defines but the snapshot lacks.
-  for (const ModuleRole& mr : next_.registry_->module_roles()) {
-    const std::uint32_t* existing = next_.role_index_.Find(mr.ref);
-    if (existing != nullptr && !next_.roles_[*existing]->removed) continue;
-    if (existing != nullptr) {
-      MutableRole(RoleId(*existing)).removed = false;
-      continue;
+  const Registry& old = *next_.registry_;
+  const Registry& reg = *registry;
+  // Key sets held outside the snapshot (credential restrictions) rely on stable ids.
+  for (KeyId k = 0; k < old.key_count(); ++k) {
+    if (k >= reg.key_count() || reg.key(k).key != old.key(k).key) {
+      return Status::FailedPrecondition("the new registry renumbers keys: build it from the current one");
     }
-    auto node = std::make_shared<RoleNode>();
-    node->epoch = epoch_;
-    node->kind = RoleKind::kModule;
-    node->ref = mr.ref;
-    node->name = mr.name;
-    RoleId id(static_cast<std::uint32_t>(next_.roles_.size()));
-    next_.roles_.PushBack(std::move(node), epoch_);
-    next_.role_index_.Put(mr.ref, id.value, epoch_);
   }
+  // Phase 1, no writes: resolve every role against the new registry and collect problems.
+  std::vector<std::string> problems;
+  std::vector<std::pair<std::uint32_t, RoleNode>> updates;
+  std::vector<std::uint32_t> removals;
   for (std::uint32_t i = 0; i < next_.roles_.size(); ++i) {
     const RoleNode& current = *next_.roles_[i];
     if (current.removed) continue;
     RoleNode updated = current;
-    Status s = ResolveRoleKeys(updated);
-    if (s.ok()) {
-      if (!(updated.keys == current.keys) || updated.patterns != current.patterns ||
-          updated.description != current.description) {
-        MutableRole(RoleId(i)) = std::move(updated);
-        MutableRole(RoleId(i)).epoch = epoch_;
-      }
-    } else if (current.kind == RoleKind::kModule && current.binding_count == 0) {
-      MutableRole(RoleId(i)).removed = true;
-    } else {
+    Status s = ResolveRoleKeys(reg, updated);
+    if (!s.ok() && current.kind == RoleKind::kModule && current.binding_count == 0) {
+      removals.push_back(i);
+    } else if (!s.ok()) {
       problems.push_back("role " + Quote(current.ref) + ": " + s.message());
       for (const auto& d : s.details()) problems.push_back("  " + d);
+    } else if (updated.bind_kind != current.bind_kind && current.binding_count > 0) {
+      problems.push_back("role " + Quote(current.ref) + " would move from " +
+                         std::string(ScopeKindName(current.bind_kind)) + " to " +
+                         std::string(ScopeKindName(updated.bind_kind)) + " scopes while " +
+                         std::to_string(current.binding_count) + " binding(s) use it");
+    } else if (!(updated.keys == current.keys) || updated.patterns != current.patterns ||
+               updated.description != current.description || updated.bind_kind != current.bind_kind) {
+      updates.emplace_back(i, std::move(updated));
     }
   }
   if (!problems.empty()) {
-    next_.registry_ = old;
     return Status::FailedPrecondition("the new registry would break roles in use", std::move(problems));
+  }
+  // Phase 2: apply.
+  next_.registry_ = std::move(registry);
+  for (auto& [i, node] : updates) {
+    node.epoch = epoch_;
+    MutableRole(RoleId(i)) = std::move(node);
+  }
+  for (std::uint32_t i : removals) MutableRole(RoleId(i)).removed = true;
+  for (const ModuleRole& mr : reg.module_roles()) {  // roles new to this snapshot, or back
+    const std::uint32_t* existing = next_.role_index_.Find(mr.ref);
+    if (existing != nullptr && !next_.roles_[*existing]->removed) continue;
+    RoleNode node;
+    node.epoch = epoch_;
+    node.kind = RoleKind::kModule;
+    node.ref = mr.ref;
+    node.name = mr.name;
+    Status s = ResolveRoleKeys(reg, node);
+    if (!s.ok()) return Status::Internal("module role " + Quote(mr.ref) + " does not resolve: " + s.message());
+    if (existing != nullptr) {
+      node.binding_count = next_.roles_[*existing]->binding_count;
+      MutableRole(RoleId(*existing)) = std::move(node);
+      continue;
+    }
+    RoleId id(static_cast<std::uint32_t>(next_.roles_.size()));
+    next_.roles_.PushBack(std::make_shared<RoleNode>(std::move(node)), epoch_);
+    next_.role_index_.Put(mr.ref, id.value, epoch_);
   }
   return Status::Ok();
 }
@@ -187,7 +205,7 @@ void Mutation::DropGrants(PrincipalId id) {
   for (const Grant& g : next_.principals_[id.value]->grants) {
     ScopeNode& scope = MutableScope(g.scope);
     auto it = std::find_if(scope.bindings.begin(), scope.bindings.end(),
-                           [&](const ScopeBinding& b) { return b.id == g.id; });
+                           [&](const ScopeBinding& b) { return b.id == g.id && b.subject == id; });
     if (it != scope.bindings.end()) {
       *it = scope.bindings.back();
       scope.bindings.pop_back();
@@ -233,6 +251,7 @@ Status Mutation::AddMember(std::string_view group, std::string_view member) {
     return Status::AlreadyExists(Quote(member) + " is already a member of " + Quote(group));
   }
   if (next_.principals_[gid->value]->removed) MutablePrincipal(*gid).removed = false;
+  if (next_.principals_[mid->value]->removed) MutablePrincipal(*mid).removed = false;
   MutablePrincipal(*gid).members.push_back(*mid);
   MutablePrincipal(*mid).groups.push_back(*gid);
   return Status::Ok();
@@ -278,7 +297,7 @@ Status Mutation::PutCustomRole(const CustomRoleSpec& spec) {
   role.description = spec.description;
   role.defined_at = *scope;
   role.patterns = spec.permissions;
-  SCAIGRID_RETURN_IF_ERROR(ResolveRoleKeys(role));
+  SCAIGRID_RETURN_IF_ERROR(ResolveRoleKeys(*next_.registry_, role));
 
   if (const std::uint32_t* existing = next_.role_index_.Find(spec.id)) {
     const RoleNode& old = *next_.roles_[*existing];
@@ -378,7 +397,8 @@ Status Mutation::RemoveBinding(std::string_view subject, BindingId id) {
   mutable_grants.erase(std::find_if(mutable_grants.begin(), mutable_grants.end(),
                                     [&](const Grant& x) { return x.id == id; }));
   auto& bindings = MutableScope(g.scope).bindings;
-  auto bit = std::find_if(bindings.begin(), bindings.end(), [&](const ScopeBinding& b) { return b.id == id; });
+  auto bit = std::find_if(bindings.begin(), bindings.end(),
+                          [&](const ScopeBinding& b) { return b.id == id && b.subject == *pid; });
   if (bit != bindings.end()) {
     *bit = bindings.back();
     bindings.pop_back();

@@ -355,3 +355,77 @@ TEST_F(SnapshotTest, FailedChangePublishesNothing) {
 
 }  // namespace
 }  // namespace scaigrid::iam
+
+namespace scaigrid::iam {
+namespace {
+
+// A registry rebuilt from `snapshot`'s with `yaml` as the "box" module.
+Result<std::shared_ptr<const Registry>> Rebuild(const Snapshot& snapshot, const std::string& yaml) {
+  auto m = ParseManifest(yaml, "box.yaml");
+  if (!m) return Err(m.error());
+  return Registry::Build({*m}, &snapshot.registry());
+}
+
+TEST_F(SnapshotTest, FailedSetRegistryChangesNothing) {
+  Apply([](Mutation& m) { return m.PutCustomRole({"cr", "Grant", "", "tenant:a", {"box:grant"}}); });
+  std::string next = kManifest;
+  // Version 2 drops box:grant (used by cr) and adds a module role.
+  next.replace(next.find("  - key: box:grant\n    description: Grant.\n"), 42, "");
+  next.replace(next.find("    keys: [box:bind, box:grant]"), 31, "    keys: [box:bind, box:read]");
+  next.insert(next.find("constraints:"), "  - name: extra\n    scope: tenant\n    permissions: [box:read]\n");
+  auto reg = Rebuild(*engine_->snapshot(), next);
+  ASSERT_TRUE(reg) << reg.error().ToString();
+  Mutation m(*engine_->snapshot());
+  Status s = m.SetRegistry(*reg);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.ToString(), HasSubstr("role 'cr'"));
+  EXPECT_EQ(m.AddBinding({1, "user:x", "box.extra", "tenant:a"}).code(), StatusCode::kNotFound)
+      << "the failed call must not have added the new module role";
+  auto after = m.Finish();
+  EXPECT_TRUE(after->FindKey("box:grant"));
+}
+
+TEST_F(SnapshotTest, BoundModuleRoleCannotChangeScopeKind) {
+  Bind(1, "user:r", "box.runner", "project:a1");
+  std::string next = kManifest;
+  next.replace(next.find("    scope: project"), 18, "    scope: tenant");
+  auto reg = Rebuild(*engine_->snapshot(), next);
+  ASSERT_TRUE(reg) << reg.error().ToString();
+  Status s = TryApply([&](Mutation& m) { return m.SetRegistry(*reg); });
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.ToString(), HasSubstr("would move from project to tenant"));
+  Apply([](Mutation& m) { return m.RemoveBinding("user:r", 1); });
+  Apply([&](Mutation& m) { return m.SetRegistry(*reg); });
+  EXPECT_TRUE(TryApply([](Mutation& m) { return m.AddBinding({2, "user:r", "box.runner", "tenant:a"}); }).ok());
+}
+
+TEST_F(SnapshotTest, RegistryMustKeepKeyIds) {
+  auto m = ParseManifest(kManifest, "box.yaml");
+  ASSERT_TRUE(m);
+  auto other = ParseManifest("module: aaa\ntitle: A\npermissions:\n  - key: aaa:x\n    description: X.\n", "a.yaml");
+  ASSERT_TRUE(other);
+  auto fresh = Registry::Build({*other, *m});  // not built from the current one: ids shift
+  ASSERT_TRUE(fresh);
+  Status s = TryApply([&](Mutation& mu) { return mu.SetRegistry(*fresh); });
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SnapshotTest, SameBindingIdOnTwoSubjectsRemovesOnlyTheRightOne) {
+  Bind(7, "user:a", "tenant_viewer", "tenant:a");
+  Bind(7, "user:b", "tenant_viewer", "tenant:a");
+  Apply([](Mutation& m) { return m.RemoveBinding("user:b", 7); });
+  auto s = engine_->snapshot();
+  WhoCanPage page = s->WhoCan(*s->FindKey("box:read"), *s->FindScope("tenant:a"), 0, "", 10);
+  ASSERT_EQ(page.entries.size(), 1u);
+  EXPECT_EQ(s->PrincipalName(page.entries[0].principal), "user:a");
+}
+
+TEST_F(SnapshotTest, RemovedPrincipalComesBackThroughMembership) {
+  Apply([](Mutation& m) { return m.AddPrincipal("service_account:s"); });
+  Apply([](Mutation& m) { return m.RemovePrincipal("service_account:s"); });
+  Apply([](Mutation& m) { return m.AddMember("group:g", "service_account:s"); });
+  EXPECT_TRUE(TryApply([](Mutation& m) { return m.RemovePrincipal("service_account:s"); }).ok());
+}
+
+}  // namespace
+}  // namespace scaigrid::iam

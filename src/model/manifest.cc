@@ -396,9 +396,11 @@ Result<Manifest> LoadManifestFile(const std::string& path) {
 Result<std::vector<Manifest>> LoadManifestDir(const std::string& dir) {
   std::error_code ec;
   std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path().string());
+  std::filesystem::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    auto ext = it->path().extension();
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && (ext == ".yaml" || ext == ".yml")) files.push_back(it->path().string());
   }
   if (ec) return Err(Status::NotFound("cannot read manifest directory '" + dir + "': " + ec.message()));
   std::sort(files.begin(), files.end());

@@ -276,3 +276,49 @@ TEST(ManifestTest, RebuildKeepsKeyIds) {
 
 }  // namespace
 }  // namespace scaigrid::iam
+
+namespace scaigrid::iam {
+namespace {
+
+TEST(ManifestTest, PlatformOverrideIsRejected) {
+  std::string p = Problems(R"(module: demo
+title: Demo
+permissions:
+  - key: demo:run
+    description: Run.
+    owner_only: true
+    override: demo:admin:platform
+  - key: demo:admin:platform
+    description: P.
+    level: platform
+)");
+  EXPECT_THAT(p, HasSubstr("bad.yaml:7: override 'demo:admin:platform' is platform-level"));
+}
+
+TEST(ManifestTest, ModulesOnlyDeclareWhatTheirOwnKeysImply) {
+  std::string p = Problems(R"(module: second
+title: Second
+permissions:
+  - key: second:x
+    description: X.
+implies:
+  demo:read: [second:x]
+)",
+                           {kGood});
+  EXPECT_THAT(p, HasSubstr("bad.yaml:7: implies of 'demo:read': a module may only declare what its own keys imply"));
+}
+
+TEST(ManifestTest, SelfImplicationIsACycle) {
+  std::string p = Problems(R"(module: demo
+title: Demo
+permissions:
+  - key: demo:a
+    description: A.
+implies:
+  demo:a: [demo:a]
+)");
+  EXPECT_THAT(p, HasSubstr("bad.yaml:7: implication cycle: demo:a => demo:a"));
+}
+
+}  // namespace
+}  // namespace scaigrid::iam

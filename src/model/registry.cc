@@ -143,6 +143,11 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
     for (const PermissionSpec& p : m.permissions) {
       if (!p.owner_only) continue;
       auto ids = expand(m, p.override_key, "override");
+      if (!ids.empty() && r->keys_[ids[0]].platform_level) {
+        errors.push_back(At(m, p.override_key.line, "override " + Quote(p.override_key.value) +
+                                                        " is platform-level; an override must be holdable where the key is"));
+        ids.clear();
+      }
       auto it = r->key_index_.find(p.key.value);
       if (!ids.empty() && it != r->key_index_.end()) r->keys_[it->second].override_key = ids[0];
     }
@@ -156,7 +161,15 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
       auto from = expand(m, imp.from, "implies");
       if (from.empty()) continue;
       KeyId f = from[0];
+      if (r->keys_[f].module != m.module) {
+        errors.push_back(At(m, imp.from.line, "implies of " + Quote(imp.from.value) + ": a module may only declare what its own keys imply"));
+        continue;
+      }
       for (const Located& to : imp.to) {
+        if (to.value == imp.from.value) {
+          errors.push_back(At(m, to.line, "implication cycle: " + imp.from.value + " => " + to.value));
+          continue;
+        }
         for (KeyId t : expand(m, to, "implies")) {
           if (t == f) continue;  // a wildcard never makes a key imply itself
           if (std::find(r->direct_[f].begin(), r->direct_[f].end(), t) == r->direct_[f].end()) {
@@ -230,6 +243,9 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
     };
     defaults(m.tenant_user_defaults, r->tenant_user_, "defaults.tenant_user");
     defaults(m.tenant_viewer_defaults, r->tenant_viewer_, "defaults.tenant_viewer");
+    // Bound at tenants: never platform-level keys, even through an implication.
+    r->tenant_user_.Subtract(r->platform_keys_);
+    r->tenant_viewer_.Subtract(r->platform_keys_);
 
     for (const ModuleRoleSpec& spec : m.roles) {
       ModuleRole role{m.module + "." + spec.name.value, m.module, spec.name.value, spec.scope,

@@ -43,11 +43,13 @@ class Engine {
   // result and returns it. Otherwise nothing is published and its Status is returned.
   Result<std::shared_ptr<const Snapshot>> Apply(const std::function<Status(Mutation&)>& change);
 
-  // Publishes a snapshot built elsewhere (e.g. a bulk load).
+  // Publishes a snapshot built elsewhere (e.g. a bulk load), serialized with Apply. It
+  // replaces whatever is current: build it from the current snapshot.
   void Publish(std::shared_ptr<const Snapshot> next);
 
-  // A per-thread handle that re-reads the shared pointer only when the revision changed, so
-  // steady-state reads touch no shared reference count.
+  // A per-thread handle that re-reads the shared pointer only when a publication happened,
+  // so steady-state reads touch no shared reference count. The reference Get() returns stays
+  // valid until the next Get() on the same Reader.
   class Reader {
    public:
     explicit Reader(const Engine& engine) : engine_(engine) {}
@@ -67,6 +69,8 @@ class Engine {
   };
 
  private:
+  void PublishLocked(std::shared_ptr<const Snapshot> next);  // caller holds write_mu_
+
   std::mutex write_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> current_;
   std::atomic<std::uint64_t> version_{0};

@@ -42,8 +42,10 @@ class Mutation {
   Mutation& operator=(const Mutation&) = delete;
 
   // Replaces the registry: catch-all roles, module roles and every custom role are
-  // resolved again. Errors: kFailedPrecondition when a module role that is bound would
-  // disappear or a custom role would no longer resolve (each listed).
+  // resolved again. `registry` must be built from the current one (Registry::Build with
+  // `previous`), so key ids stay the same. Errors: kFailedPrecondition when ids would change,
+  // when a module role that is bound would disappear or move to another kind of scope, or a
+  // custom role would no longer resolve (each listed); nothing changes then.
   Status SetRegistry(std::shared_ptr<const Registry> registry);
 
   // Adds `scope` under `parent`: a partner or tenant under the platform, a tenant under a
@@ -90,7 +92,7 @@ class Mutation {
   detail::PrincipalNode& MutablePrincipal(PrincipalId id);
   detail::ScopeNode& MutableScope(ScopeId id);
   detail::RoleNode& MutableRole(RoleId id);
-  Status ResolveRoleKeys(detail::RoleNode& role) const;
+  Status ResolveRoleKeys(const Registry& registry, detail::RoleNode& role) const;
   void DropGrants(PrincipalId id);
 
   Snapshot next_;
