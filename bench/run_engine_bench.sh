@@ -24,14 +24,18 @@ info = next(v for k, v in large.items() if k.startswith("BM_WorldInfo"))
 sinfo = next(v for k, v in small.items() if k.startswith("BM_WorldInfo"))
 for name, i in (("small", sinfo), ("large", info)):
     print(f"{name}: {int(i['tenants'])} tenants, {int(i['users'])} users, {int(i['bindings'])} bindings; "
-          f"build {i['build_s']:.2f} s, RSS {int(i['rss_mb'])} MB (peak {int(i['peak_rss_mb'])} MB)")
-print(f"{'benchmark':48} {'small':>12} {'large':>12} {'large/small':>11}")
+          f"build {i['build_s']:.3g} s, RSS {int(i['rss_mb'])} MB (peak {int(i['peak_rss_mb'])} MB)")
+print("time per operation, median of 5 repetitions; with threads:2, 'wall' is wall time per")
+print("operation of both threads together (throughput) and 'cpu' the time one check takes a thread")
+print(f"{'benchmark':44} {'small wall':>11} {'small cpu':>11} {'large wall':>11} {'large cpu':>11} {'large/small':>11}")
+def fmt(v, unit):
+    return f"{v:8.3g} {unit:2}"
 for name, b in large.items():
     if name.startswith("BM_WorldInfo"):
         continue
     s = small.get(name)
     unit = b["time_unit"]
-    lt = b["real_time"]; st = s["real_time"] if s else float("nan")
-    print(f"{name:48} {st:9.1f} {unit:2} {lt:9.1f} {unit:2} {lt / st:10.2f}x")
+    print(f"{name:44} {fmt(s['real_time'], unit)} {fmt(s['cpu_time'], unit)} "
+          f"{fmt(b['real_time'], unit)} {fmt(b['cpu_time'], unit)} {b['cpu_time'] / s['cpu_time']:10.2f}x")
 PY
 rm -rf "$out"
