@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "model/yaml_reader.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -14,58 +16,12 @@
 namespace scaigrid::iam {
 namespace {
 
-std::string Quote(std::string_view v) {
-  std::string out = "'";
-  out.append(v.substr(0, 120));
-  out += "'";
-  return out;
-}
+std::string Quote(std::string_view v) { return QuoteValue(v); }
 
-// Collects "FILE:LINE: message" problems while walking one document.
-class Parser {
+// Collects "FILE:LINE: message" problems while walking one manifest.
+class Parser : public YamlReader {
  public:
-  explicit Parser(std::string_view file) : file_(file) {}
-
-  void Error(const YAML::Node& at, const std::string& message) { Error(LineOf(at), message); }
-  void Error(int line, const std::string& message) {
-    errors_.push_back(file_ + ":" + std::to_string(line) + ": " + message);
-  }
-  static int LineOf(const YAML::Node& n) { return n.Mark().line + 1; }
-  bool failed() const { return !errors_.empty(); }
-  std::vector<std::string>& errors() { return errors_; }
-
-  // Checks that a map holds only `allowed` fields.
-  void OnlyFields(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
-                  std::string_view where) {
-    for (const auto& kv : map) {
-      std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        Error(kv.first, "unknown field " + Quote(name) + " in " + std::string(where));
-      }
-    }
-  }
-
-  // A scalar string field; `required` reports its absence at `parent`'s line.
-  std::optional<Located> String(const YAML::Node& parent, const char* field, bool required) {
-    YAML::Node n = parent[field];
-    if (!n) {
-      if (required) Error(parent, "missing required field '" + std::string(field) + "'");
-      return std::nullopt;
-    }
-    if (!n.IsScalar()) {
-      Error(n, "field '" + std::string(field) + "' must be a string");
-      return std::nullopt;
-    }
-    return Located{n.Scalar(), LineOf(n)};
-  }
-
-  bool Bool(const YAML::Node& parent, const char* field) {
-    YAML::Node n = parent[field];
-    if (!n) return false;
-    if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
-    Error(n, "field '" + std::string(field) + "' must be true or false");
-    return false;
-  }
+  using YamlReader::YamlReader;
 
   // A list of scalar strings (keys or patterns), each validated as a pattern.
   std::vector<Located> Patterns(const YAML::Node& n, std::string_view where, bool allow_wildcards) {
@@ -91,9 +47,6 @@ class Parser {
     return out;
   }
 
- private:
-  std::string file_;
-  std::vector<std::string> errors_;
 };
 
 void ParsePermissions(Parser& p, const YAML::Node& root, Manifest& m) {

@@ -17,16 +17,12 @@
 #include "scaigrid/iam/manifest.h"
 #include "scaigrid/iam/names.h"
 #include "scaigrid/iam/time_format.h"
+#include "model/yaml_reader.h"
 
 namespace scaigrid::iam {
 namespace {
 
-std::string Quote(std::string_view v) {
-  std::string out = "'";
-  out.append(v.substr(0, 200));
-  out += "'";
-  return out;
-}
+std::string Quote(std::string_view v) { return QuoteValue(v); }
 
 struct ScopeEntry {
   Located id;
@@ -58,16 +54,9 @@ struct PolicyDocument {
 };
 
 // The shape pass: reads the YAML tree into a PolicyDocument, collecting every problem.
-class ShapeReader {
+class ShapeReader : public YamlReader {
  public:
-  explicit ShapeReader(std::string_view file) : file_(file) {}
-
-  void Error(int line, const std::string& message) {
-    errors_.push_back(file_ + ":" + std::to_string(line) + ": " + message);
-  }
-  void Error(const YAML::Node& at, const std::string& message) { Error(LineOf(at), message); }
-  static int LineOf(const YAML::Node& n) { return n.Mark().line + 1; }
-  std::vector<std::string>& errors() { return errors_; }
+  using YamlReader::YamlReader;
 
   void Read(const YAML::Node& root, PolicyDocument& doc) {
     if (root.IsNull()) return;  // an empty document is an empty policy
@@ -83,42 +72,6 @@ class ShapeReader {
   }
 
  private:
-  // Checks that a map holds only `allowed` fields, each once.
-  void OnlyFields(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
-                  std::string_view where) {
-    std::set<std::string> seen;
-    for (const auto& kv : map) {
-      std::string name = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        std::string expected;
-        for (std::string_view a : allowed)
-          expected += (expected.empty() ? "" : ", ") + std::string(a);
-        Error(kv.first, "unknown field " + Quote(name) + " in " + std::string(where) +
-                            " (expected " + expected + ")");
-      } else if (!seen.insert(name).second) {
-        Error(kv.first, "duplicate field " + Quote(name) + " in " + std::string(where));
-      }
-    }
-  }
-
-  // A scalar field; a missing required one is reported at `parent`'s line.
-  std::optional<Located> String(const YAML::Node& parent, const char* field, bool required,
-                                std::string_view where) {
-    const YAML::Node n = parent[field];
-    if (!n) {
-      if (required) {
-        Error(parent,
-              "missing required field '" + std::string(field) + "' in " + std::string(where));
-      }
-      return std::nullopt;
-    }
-    if (!n.IsScalar()) {
-      Error(n, "field '" + std::string(field) + "' in " + std::string(where) + " must be a string");
-      return std::nullopt;
-    }
-    return Located{n.Scalar(), LineOf(n)};
-  }
-
   // A list section; false (after reporting) when present but not a list.
   bool IsList(const YAML::Node& n, std::string_view section) {
     if (!n || n.IsNull()) return false;
@@ -357,9 +310,6 @@ class ShapeReader {
       doc.bindings.push_back(std::move(entry));
     }
   }
-
-  std::string file_;
-  std::vector<std::string> errors_;
 };
 
 // The apply pass: engine errors become "FILE:LINE: message", at the line of the value the
