@@ -18,4 +18,7 @@ void AddCheckCommand(CLI::App& app, CliContext& context);
 // `permissions`, `who-can` and `roles`.
 void AddListingCommands(CLI::App& app, CliContext& context);
 
+// serve, bootstrap.
+void AddServeCommands(CLI::App& app, CliContext& context);
+
 }  // namespace scaigrid::iam::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cli::AddManifestCommands(app, context);
   cli::AddCheckCommand(app, context);
   cli::AddListingCommands(app, context);
+  cli::AddServeCommands(app, context);
   // CLI11 reports usage errors (and --help, --version) by throwing.
   try {
     app.parse(argc, argv);

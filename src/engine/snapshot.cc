@@ -223,7 +223,7 @@ Result<CheckRequest> Snapshot::Resolve(const CheckInput& in) const {
   auto key = registry_->FindKey(in.key);
   if (!key) {
     if (Status s = ValidateKey(in.key); !s.ok()) return Err(s);
-    return Err(Status::InvalidArgument("unknown permission key " + Quote(in.key)));
+    return Err(Status::InvalidArgument("unknown permission key " + Quote(in.key)).WithReason("unknown_permission"));
   }
   auto scope = FindScope(in.scope);
   if (!scope) {

@@ -54,7 +54,7 @@ class SnapshotTest : public ::testing::Test {
     auto reg = Registry::Build({*m});
     ASSERT_TRUE(reg) << reg.error().ToString();
     engine_ = std::make_unique<Engine>(Snapshot::Empty(*reg));
-    Apply([](Mutation& m) {
+    Apply([](Mutation& m) -> Status {
       SCAIGRID_RETURN_IF_ERROR(m.AddScope("partner:p", "platform"));
       SCAIGRID_RETURN_IF_ERROR(m.AddScope("tenant:a", "partner:p"));
       SCAIGRID_RETURN_IF_ERROR(m.AddScope("tenant:b", "platform"));
@@ -245,7 +245,7 @@ TEST_F(SnapshotTest, ModuleRolesBindAtTheirScopeKind) {
 }
 
 TEST_F(SnapshotTest, WhoCanIsCompleteAndPaginated) {
-  Apply([](Mutation& m) {
+  Apply([](Mutation& m) -> Status {
     SCAIGRID_RETURN_IF_ERROR(m.AddMember("group:g", "user:m1"));
     return m.AddMember("group:g", "service_account:m2");
   });
@@ -267,7 +267,7 @@ TEST_F(SnapshotTest, WhoCanIsCompleteAndPaginated) {
 }
 
 TEST_F(SnapshotTest, SeparationOfDutiesConflicts) {
-  Apply([](Mutation& m) {
+  Apply([](Mutation& m) -> Status {
     SCAIGRID_RETURN_IF_ERROR(m.PutCustomRole({"binder", "B", "", "tenant:a", {"box:bind"}}));
     return m.PutCustomRole({"granter", "G", "", "tenant:a", {"box:grant"}});
   });
@@ -296,7 +296,7 @@ TEST_F(SnapshotTest, EscalationCheckListsMissingKeys) {
 }
 
 TEST_F(SnapshotTest, ExplainNamesBindingRoleScopeGroupAndImplication) {
-  Apply([](Mutation& m) {
+  Apply([](Mutation& m) -> Status {
     SCAIGRID_RETURN_IF_ERROR(m.PutCustomRole({"writer", "W", "", "tenant:a", {"box:write"}}));
     return m.AddMember("group:eng", "user:e");
   });
@@ -335,7 +335,7 @@ TEST_F(SnapshotTest, InUseObjectsCannotBeRemoved) {
   EXPECT_EQ(TryApply([](Mutation& m) { return m.RemoveScope("tenant:a"); }).code(), StatusCode::kFailedPrecondition);
   Apply([](Mutation& m) { return m.RemoveBinding("user:u", 1); });
   Apply([](Mutation& m) { return m.RemoveCustomRole("r"); });
-  Apply([](Mutation& m) {
+  Apply([](Mutation& m) -> Status {
     SCAIGRID_RETURN_IF_ERROR(m.RemoveScope("project:a1"));
     return m.RemoveScope("project:a2");
   });
@@ -345,7 +345,7 @@ TEST_F(SnapshotTest, InUseObjectsCannotBeRemoved) {
 
 TEST_F(SnapshotTest, FailedChangePublishesNothing) {
   auto before = engine_->snapshot();
-  Status s = TryApply([](Mutation& m) {
+  Status s = TryApply([](Mutation& m) -> Status {
     SCAIGRID_RETURN_IF_ERROR(m.AddBinding({1, "user:u", "tenant_viewer", "tenant:a"}));
     return m.AddBinding({2, "user:u", "no_such_role", "tenant:a"});
   });

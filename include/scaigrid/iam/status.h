@@ -48,6 +48,14 @@ class [[nodiscard]] Status {
   }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
+  // A machine-readable reason finer than the code, e.g. "unknown_permission",
+  // "separation_of_duties", "stale_etag". The HTTP layer uses it as the error code.
+  Status&& WithReason(std::string reason) && {
+    reason_ = std::move(reason);
+    return std::move(*this);
+  }
+  const std::string& reason() const { return reason_; }
+
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -60,6 +68,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::vector<std::string> details_;
+  std::string reason_;
 };
 
 // A value or the Status that explains why there is none.
@@ -69,14 +78,27 @@ using Result = std::expected<T, Status>;
 // Wraps a non-OK Status for returning from a function whose type is Result<T>.
 inline std::unexpected<Status> Err(Status s) { return std::unexpected<Status>(std::move(s)); }
 
+// A non-OK Status on its way out of a function returning either Status or Result<T>
+// (what SCAIGRID_RETURN_IF_ERROR returns).
+struct [[nodiscard]] StatusReturn {
+  Status status;
+  operator Status() && { return std::move(status); }
+  template <typename T>
+  operator Result<T>() && {
+    return std::unexpected<Status>(std::move(status));
+  }
+};
+
 }  // namespace scaigrid::iam
 
 #define SCAIGRID_CONCAT_INNER(a, b) a##b
 #define SCAIGRID_CONCAT(a, b) SCAIGRID_CONCAT_INNER(a, b)
 
-// Returns the Status from the enclosing function if `expr` is not OK.
-#define SCAIGRID_RETURN_IF_ERROR(expr)                     \
-  do {                                                     \
-    ::scaigrid::iam::Status scaigrid_status_ = (expr);     \
-    if (!scaigrid_status_.ok()) return scaigrid_status_;   \
+// Returns the Status from the enclosing function (returning Status or Result<T>) if `expr`
+// is not OK.
+#define SCAIGRID_RETURN_IF_ERROR(expr)                                                  \
+  do {                                                                                  \
+    ::scaigrid::iam::Status scaigrid_status_ = (expr);                                  \
+    if (!scaigrid_status_.ok())                                                         \
+      return ::scaigrid::iam::StatusReturn{std::move(scaigrid_status_)};                \
   } while (0)

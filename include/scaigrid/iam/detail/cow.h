@@ -115,6 +115,15 @@ class CowStringMap {
     MutableShard(ShardOf(key), epoch).map.insert_or_assign(std::move(key), std::move(value));
   }
 
+  // Calls fn(const std::string&, const V&) for every entry, in no particular order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    if (!top_) return;
+    for (const auto& shard : top_->shards)
+      if (shard)
+        for (const auto& [k, v] : shard->map) fn(k, v);
+  }
+
   void Erase(std::string_view key, std::uint64_t epoch) {
     if (Find(key) == nullptr) return;
     auto& map = MutableShard(ShardOf(key), epoch).map;

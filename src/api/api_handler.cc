@@ -1,0 +1,242 @@
+#include "api/api_handler.h"
+
+#include <boost/json.hpp>
+
+#include "http/errors.h"
+#include "http/query.h"
+
+namespace scaigrid::iam::api {
+namespace json = boost::json;
+using http::HttpRequest;
+using http::HttpResponse;
+using service::Caller;
+
+namespace {
+
+constexpr size_t kMaxJsonDepth = 32;
+
+struct Params {
+  std::vector<std::string> path;  // decoded values of the {…} segments, in order
+  http::QueryParams query;
+  std::string Query(std::string_view key) const {
+    const std::string* v = http::FindParam(query, key);
+    return v ? *v : std::string();
+  }
+};
+
+using Action = std::function<Result<json::object>(const Caller&, const Params&, const HttpRequest&)>;
+
+Result<json::value> ParseBody(const HttpRequest& req) {
+  if (req.body.empty()) return Err(Status::InvalidArgument("the request needs a JSON body"));
+  json::parse_options opts;
+  opts.max_depth = kMaxJsonDepth;
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec, {}, opts);
+  if (ec) return Err(Status::InvalidArgument("malformed JSON body: " + ec.message()).WithReason("malformed_json"));
+  return v;
+}
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+HttpResponse JsonResponse(int status, const json::object& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
+
+}  // namespace
+
+struct ApiHandler::Route {
+  std::string method;
+  std::string pattern;  // "/v1/iam/tenants/{id}"
+  std::vector<std::string> segments;
+  bool authenticated = true;
+  int success_status = 200;
+  Action action;
+};
+
+ApiHandler::~ApiHandler() = default;
+
+ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::string openapi_json)
+    : service_(svc), metrics_(metrics), openapi_json_(std::move(openapi_json)) {
+  auto add = [&](std::string method, std::string pattern, int status, Action action) {
+    Route r{std::move(method), pattern, {}, true, status, std::move(action)};
+    for (auto seg : Split(pattern)) r.segments.emplace_back(seg);
+    routes_.push_back(std::move(r));
+  };
+  using K = ScopeKind;
+  for (auto [plural, kind] : {std::pair{"partners", K::kPartner}, std::pair{"tenants", K::kTenant},
+                              std::pair{"projects", K::kProject}}) {
+    std::string base = std::string("/v1/iam/") + plural;
+    add("POST", base, 201, [this, kind](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+      auto body = ParseBody(req);
+      if (!body) return Err(body.error());
+      return service_.CreateScope(c, kind, *body);
+    });
+    add("GET", base, 200, [this, kind](const Caller& c, const Params&, const HttpRequest&) { return service_.ListScopes(c, kind); });
+    add("GET", base + "/{id}", 200, [this, kind](const Caller& c, const Params& p, const HttpRequest&) { return service_.GetScope(c, kind, p.path[0]); });
+    add("DELETE", base + "/{id}", 200, [this, kind](const Caller& c, const Params& p, const HttpRequest&) { return service_.DeleteScope(c, kind, p.path[0]); });
+  }
+  add("GET", "/v1/iam/modules", 200, [this](const Caller& c, const Params&, const HttpRequest&) { return service_.ListModules(c); });
+  add("GET", "/v1/iam/modules/{module}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.GetModule(c, p.path[0]); });
+  add("PUT", "/v1/iam/modules/{module}", 200, [this](const Caller& c, const Params& p, const HttpRequest& req) {
+    // YAML or JSON (JSON is YAML): the manifest parser reads both.
+    return service_.PutModule(c, p.path[0], req.body);
+  });
+  add("GET", "/v1/iam/roles", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.ListRoles(c, p.Query("scope")); });
+  add("POST", "/v1/iam/custom-roles", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.CreateCustomRole(c, *body);
+  });
+  add("GET", "/v1/iam/custom-roles/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.GetCustomRole(c, p.path[0]); });
+  add("PATCH", "/v1/iam/custom-roles/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.PatchCustomRole(c, p.path[0], *body, req.Header("if-match"));
+  });
+  add("DELETE", "/v1/iam/custom-roles/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.DeleteCustomRole(c, p.path[0]); });
+  add("POST", "/v1/iam/groups", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.CreateGroup(c, *body);
+  });
+  add("PUT", "/v1/iam/groups/{id}/members/{principal}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.AddMember(c, p.path[0], p.path[1]); });
+  add("DELETE", "/v1/iam/groups/{id}/members/{principal}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.RemoveMember(c, p.path[0], p.path[1]); });
+  add("POST", "/v1/iam/service-accounts", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.CreateServiceAccount(c, *body);
+  });
+  add("POST", "/v1/iam/bindings", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.CreateBinding(c, *body);
+  });
+  add("GET", "/v1/iam/bindings", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.ListBindings(c, p.Query("scope"), p.Query("subject")); });
+  add("DELETE", "/v1/iam/bindings/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.DeleteBinding(c, p.path[0]); });
+  add("POST", "/v1/iam/api-keys", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.CreateApiKey(c, *body);
+  });
+  add("DELETE", "/v1/iam/api-keys/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.RevokeApiKey(c, p.path[0]); });
+  add("POST", "/v1/iam/check", 200, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    auto r = service_.Check(c, *body);
+    if (r && metrics_ != nullptr) {
+      auto count = [&](const json::object& one) {
+        metrics_->AddCounter(one.at("allowed").as_bool() ? "scaigrid_checks_total{decision=\"allowed\"}" : "scaigrid_checks_total{decision=\"denied\"}",
+                             "Permission checks answered, by decision.", 1);
+      };
+      if (auto* results = r->if_contains("results")) {
+        for (const auto& one : results->as_array()) count(one.as_object());
+      } else {
+        count(*r);
+      }
+    }
+    return r;
+  });
+  add("GET", "/v1/iam/principals/{principal}/permissions", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.PrincipalPermissions(c, p.path[0], p.Query("scope")); });
+  add("GET", "/v1/iam/who-can", 200, [this](const Caller& c, const Params& p, const HttpRequest&) {
+    return service_.WhoCan(c, p.Query("permission"), p.Query("scope"), p.Query("cursor"), p.Query("limit"));
+  });
+  add("GET", "/v1/iam/me/permissions", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.MyPermissions(c, p.Query("scope")); });
+}
+
+HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
+  // Operations endpoints: no credential.
+  if (req.method == "GET" && req.path == "/healthz") {
+    HttpResponse r = JsonResponse(200, json::object{{"status", "ok"}});
+    r.route = "/healthz";
+    return r;
+  }
+  if (req.method == "GET" && req.path == "/readyz") {
+    HttpResponse r = JsonResponse(200, json::object{{"status", "ready"}, {"revision", service_.revision()}});
+    r.route = "/readyz";
+    return r;
+  }
+  if (req.method == "GET" && req.path == "/metrics") {
+    HttpResponse r;
+    if (metrics_ != nullptr) {
+      metrics_->SetGauge("scaigrid_revision", "Revision of the policy state this node answers from.", static_cast<double>(service_.revision()));
+      r.body = metrics_->RenderPrometheus();
+    }
+    r.content_type = "text/plain; version=0.0.4";
+    r.route = "/metrics";
+    return r;
+  }
+  if (req.method == "GET" && req.path == "/openapi.json") {
+    HttpResponse r;
+    r.body = openapi_json_;
+    r.route = "/openapi.json";
+    return r;
+  }
+
+  std::vector<std::string_view> segments = Split(req.path);
+  const Route* match = nullptr;
+  bool path_matched = false;
+  Params params;
+  for (const Route& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::vector<std::string> values;
+    bool ok = true;
+    for (size_t i = 0; i < segments.size() && ok; ++i) {
+      const std::string& want = route.segments[i];
+      if (want.size() > 2 && want.front() == '{') {
+        auto decoded = http::PercentDecodeSegment(segments[i]);
+        if (!decoded || decoded->empty()) ok = false;
+        else values.push_back(std::move(*decoded));
+      } else {
+        ok = segments[i] == want;
+      }
+    }
+    if (!ok) continue;
+    path_matched = true;
+    if (route.method != req.method) continue;
+    match = &route;
+    params.path = std::move(values);
+    break;
+  }
+  if (match == nullptr) {
+    HttpResponse r = path_matched ? http::ErrorResponse(405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path)
+                                  : http::ErrorResponse(404, "not_found", "no such endpoint");
+    return r;
+  }
+  auto respond = [&](HttpResponse r) {
+    r.route = match->pattern;
+    return r;
+  };
+  auto query = http::ParseQuery(req.query);
+  if (!query) return respond(http::StatusResponse(query.error()));
+  params.query = std::move(*query);
+
+  std::string_view auth = req.Header("authorization");
+  std::string_view bearer;
+  if (auth.size() > 7 && (auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) bearer = auth.substr(7);
+  auto caller = service_.Authenticate(bearer);
+  if (!caller) {
+    HttpResponse r = http::StatusResponse(caller.error());
+    r.headers.push_back({"WWW-Authenticate", "Bearer"});
+    return respond(std::move(r));
+  }
+  auto result = match->action(*caller, params, req);
+  if (!result) return respond(http::StatusResponse(result.error()));
+  HttpResponse r = JsonResponse(match->success_status, *result);
+  if (auto* etag = result->if_contains("etag"); etag && etag->is_string()) r.headers.push_back({"ETag", std::string(etag->get_string())});
+  return respond(std::move(r));
+}
+
+}  // namespace scaigrid::iam::api

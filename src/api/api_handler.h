@@ -1,0 +1,36 @@
+// ApiHandler: the HTTP API of SPEC §7 on top of IamService — routing, authentication,
+// JSON decoding, and the mapping of results and errors to responses. Transport-agnostic:
+// http::HttpServer calls Handle for every request.
+//
+// Thread-safety: Handle may be called from any number of threads at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/http_types.h"
+#include "http/metrics.h"
+#include "service/service.h"
+
+namespace scaigrid::iam::api {
+
+class ApiHandler {
+ public:
+  // `service` and `metrics` (nullable) must outlive the handler. `openapi_json` is served
+  // at /openapi.json.
+  ApiHandler(service::IamService& service, http::Metrics* metrics, std::string openapi_json);
+  ~ApiHandler();
+
+  http::HttpResponse Handle(const http::HttpRequest& request) const;
+
+  struct Route;
+
+ private:
+  service::IamService& service_;
+  http::Metrics* metrics_;
+  std::string openapi_json_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace scaigrid::iam::api

@@ -1,0 +1,146 @@
+// `scaigrid-iam serve` and `scaigrid-iam bootstrap`: the server on its SQLite store.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "api/api_handler.h"
+#include "cli/commands.h"
+#include "http/http_server.h"
+#include "service/service.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace scaigrid::iam::cli {
+namespace {
+
+struct ServeOptions {
+  std::string data = "./data";
+  std::string listen = "127.0.0.1:8080";
+  std::string manifests = "manifests";
+  std::string openapi = "docs/openapi.json";
+  int threads = 0;
+  std::size_t body_limit = 1 << 20;
+  std::string user = "user:admin";
+};
+
+Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.data, ec);
+  if (ec) return Err(Status(StatusCode::kUnavailable, "cannot create data directory '" + o.data + "': " + ec.message()));
+  auto store = store::SqliteStore::Open(o.data + "/scaigrid.db");
+  if (!store) return Err(store.error());
+  return service::IamService::Open(std::move(*store), {o.manifests}, clock);
+}
+
+Result<std::pair<std::string, std::uint16_t>> ParseListen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  auto bad = Err(Status::InvalidArgument("--listen must be ADDRESS:PORT, e.g. 127.0.0.1:8080, not '" + listen + "'"));
+  if (colon == std::string::npos || colon == 0) return bad;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) return bad;
+  } catch (...) {
+    return bad;
+  }
+  if (port < 0 || port > 65535) return bad;
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+int RunServe(const ServeOptions& o, CliContext& context) {
+  auto listen = ParseListen(o.listen);
+  if (!listen) {
+    PrintError(context.err, listen.error());
+    return kExitError;
+  }
+  // Block the stop signals before any thread starts, then wait for one on this thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto svc = OpenService(o, context.clock);
+  if (!svc) {
+    PrintError(context.err, svc.error());
+    return kExitError;
+  }
+  std::string openapi = R"({"openapi":"3.0.3","info":{"title":"ScaiGrid IAM","version":"unknown"},"paths":{}})";
+  if (std::ifstream in(o.openapi); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    openapi = text.str();
+  }
+  http::Metrics metrics;
+  api::ApiHandler handler(**svc, &metrics, std::move(openapi));
+  http::HttpServerOptions options;
+  options.address = listen->first;
+  options.port = listen->second;
+  options.threads = o.threads;
+  options.body_limit = o.body_limit;
+  http::HttpServer server(options, [&](const http::HttpRequest& r) { return handler.Handle(r); }, &metrics);
+  auto port = server.Start();
+  if (!port) {
+    PrintError(context.err, port.error());
+    return kExitError;
+  }
+  context.out << "scaigrid-iam listening on " << listen->first << ":" << *port << " (data " << o.data
+              << ", revision " << (*svc)->revision() << ")" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  context.out << "scaigrid-iam stopping (signal " << sig << ")" << std::endl;
+  server.Stop();
+  return kExitOk;
+}
+
+int RunBootstrap(const ServeOptions& o, CliContext& context) {
+  auto svc = OpenService(o, context.clock);
+  if (!svc) {
+    PrintError(context.err, svc.error());
+    return kExitError;
+  }
+  auto key = (*svc)->Bootstrap(o.user);
+  if (!key) {
+    PrintError(context.err, key.error());
+    return kExitError;
+  }
+  context.out << "Created the first super_admin API key for " << o.user << ". It is shown only this once:\n\n  "
+              << (*key)["key"].as_string().c_str() << "\n\nexport SCAIGRID_API_KEY=" << (*key)["key"].as_string().c_str()
+              << "\n";
+  return kExitOk;
+}
+
+void AddDataOptions(CLI::App& cmd, ServeOptions& o) {
+  cmd.add_option("--data", o.data, "Directory of the SQLite store")->envname("SCAIGRID_DATA")->capture_default_str();
+  cmd.add_option("--manifests", o.manifests, "Manifests registered on first start")
+      ->envname("SCAIGRID_MANIFESTS")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+void AddServeCommands(CLI::App& app, CliContext& context) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand("serve", "Run the HTTP API server on the embedded SQLite store");
+  serve->set_config("--config", "", "Configuration file (TOML or INI: keys named like the flags)");
+  AddDataOptions(*serve, *o);
+  serve->add_option("--listen", o->listen, "ADDRESS:PORT to listen on")->envname("SCAIGRID_LISTEN")->capture_default_str();
+  serve->add_option("--threads", o->threads, "Worker threads (0: one per core)")->envname("SCAIGRID_THREADS");
+  serve->add_option("--body-limit", o->body_limit, "Largest request body, bytes")->envname("SCAIGRID_BODY_LIMIT")->capture_default_str();
+  serve->add_option("--openapi", o->openapi, "OpenAPI document served at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();
+  serve->callback([o, &context] { context.exit_code = RunServe(*o, context); });
+
+  CLI::App* bootstrap = app.add_subcommand("bootstrap", "Create the first super_admin API key (printed once)");
+  AddDataOptions(*bootstrap, *o);
+  bootstrap->add_option("--user", o->user, "The user who becomes super_admin")->capture_default_str();
+  bootstrap->callback([o, &context] { context.exit_code = RunBootstrap(*o, context); });
+}
+
+}  // namespace scaigrid::iam::cli

@@ -1,0 +1,220 @@
+// Checks, effective permissions, who-can.
+#include "scaigrid/iam/time_format.h"
+#include "service/service_internal.h"
+
+namespace scaigrid::iam::service {
+namespace {
+
+constexpr size_t kMaxBatch = 1000;
+
+json::object ReasonToJson(const Snapshot& s, const GrantReason& g) {
+  json::object o;
+  o["binding"] = std::to_string(g.binding);
+  o["role"] = s.role(g.role).ref;
+  o["scope"] = s.ScopeName(g.scope);
+  if (g.via_group.valid()) o["via_group"] = s.PrincipalName(g.via_group);
+  return o;
+}
+
+json::object ExplanationToJson(const Explanation& e) {
+  json::object r;
+  r["code"] = std::string(DecisionCodeName(e.code));
+  r["summary"] = e.summary;
+  if (e.grant) {
+    r["binding"] = std::to_string(e.grant->binding);
+    r["role"] = e.grant->role;
+    r["scope"] = e.grant->scope;
+    if (!e.grant->via_group.empty()) r["via_group"] = e.grant->via_group;
+    if (!e.grant->implied_from.empty()) {
+      json::array chain;
+      for (const auto& k : e.grant->implied_from) chain.emplace_back(k);
+      r["implied_from"] = std::move(chain);
+    }
+    if (e.grant->catch_all) r["catch_all"] = true;
+    if (e.by_override) r["by_override"] = true;
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<json::object> IamService::Check(const Caller& c, const json::value& body) {
+  const json::object* obj = body.if_object();
+  if (obj != nullptr && obj->contains("checks")) {
+    JsonArgs args(body, {"checks"});
+    const json::value* list = args.Raw("checks");
+    if (list == nullptr || !list->is_array()) args.Problem("field 'checks' must be a list of checks");
+    else if (list->get_array().size() > kMaxBatch) args.Problem("at most " + std::to_string(kMaxBatch) + " checks per batch");
+    else if (list->get_array().empty()) args.Problem("field 'checks' must not be empty");
+    SCAIGRID_RETURN_IF_ERROR(args.Finish());
+    json::array results;
+    std::uint64_t revision = 0;
+    for (const json::value& one : list->get_array()) {
+      auto r = Check(c, one);
+      if (!r) {  // one bad check fails the batch: nothing is half-answered
+        Status s = r.error();
+        return Err(Status(s.code(), "check " + std::to_string(results.size()) + ": " + s.message(), s.details())
+                       .WithReason(s.reason()));
+      }
+      revision = std::max<std::uint64_t>(revision, (*r)["revision"].as_uint64());
+      results.push_back(std::move(*r));
+    }
+    json::object out;
+    out["results"] = std::move(results);
+    out["revision"] = revision;
+    return out;
+  }
+
+  JsonArgs args(body, {"subject", "token", "permission", "scope", "resource", "audit", "min_revision", "explain"});
+  auto subject = args.String("subject", false, 300);
+  auto token = args.String("token", false, 300);
+  auto permission = args.String("permission", true, 256);
+  auto scope = args.String("scope", false, 200);
+  auto min_revision = args.Int("min_revision", 0, INT64_MAX);
+  (void)args.Bool("audit");
+  (void)args.Bool("explain");
+  std::optional<std::string> resource_owner;
+  bool has_resource = false;
+  if (const json::value* res = args.Raw("resource")) {
+    JsonArgs r(*res, {"id", "owner"});
+    auto rid = r.String("id", true, 300);
+    resource_owner = r.String("owner", false, 300);
+    if (Status s = r.Finish(); !s.ok()) {
+      for (const auto& d : s.details().empty() ? std::vector<std::string>{s.message()} : s.details()) args.Problem("resource: " + d);
+    }
+    has_resource = true;
+  }
+  if (subject && token) args.Problem("give 'subject' or 'token', not both");
+  if (!scope && c.restrict_scope.empty()) args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  SCAIGRID_RETURN_IF_ERROR(args.Finish());
+  std::string where = scope ? *scope : c.restrict_scope;
+
+  auto st = state();
+  if (min_revision && static_cast<std::uint64_t>(*min_revision) > st->snapshot->revision()) {
+    return Err(Status(StatusCode::kUnavailable, "this node is at revision " + std::to_string(st->snapshot->revision()) +
+                                                    ", older than min_revision " + std::to_string(*min_revision))
+                   .WithReason("revision_not_reached"));
+  }
+  const Snapshot& s = *st->snapshot;
+  Time now = clock_.Now();
+  // Whose decision: the caller's own, an end user's token, or a subject the caller asks about.
+  Caller who = c;
+  if (token) {
+    auto end_user = Authenticate(*token);
+    if (!end_user) return Err(Status(StatusCode::kInvalidArgument, "field 'token': " + end_user.error().message()).WithReason("invalid_token"));
+    who = *end_user;
+  } else if (subject && *subject != c.principal) {
+    if (auto ref = PrincipalRef::Parse(*subject); !ref) return Err(ref.error());
+    if (auto ref = ScopeRef::Parse(where); !ref) return Err(ref.error());
+    if (s.FindScope(where)) SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:check", where, now));
+    who = Caller{*subject};
+  }
+  auto restriction = CallerRestriction(s, who);
+  if (!restriction) return Err(restriction.error());
+  CheckInput input{who.principal, where, *permission, *restriction ? &**restriction : nullptr, has_resource,
+                   resource_owner.value_or("")};
+  auto request = s.Resolve(input);
+  if (!request) return Err(request.error());
+  Decision d = s.Check(*request, now);
+  Explanation e = s.Explain(*request, d, now);
+  json::object out;
+  out["allowed"] = d.allowed;
+  out["subject"] = who.principal;
+  out["permission"] = *permission;
+  out["scope"] = where;
+  out["reason"] = ExplanationToJson(e);
+  out["revision"] = s.revision();
+  return out;
+}
+
+namespace {
+
+Result<json::object> Effective(const Snapshot& s, const Caller& who, std::string_view principal, std::string_view scope, Time now) {
+  if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
+  auto sid = s.FindScope(scope);
+  if (!sid) return Err(Hidden("scope", scope));
+  auto restriction = CallerRestriction(s, who);
+  if (!restriction) return Err(restriction.error());
+  json::array items;
+  if (auto p = s.FindPrincipal(principal)) {
+    for (const auto& perm : s.EffectivePermissions(*p, *sid, now, *restriction ? &**restriction : nullptr)) {
+      json::object o;
+      o["permission"] = s.registry().key(perm.key).key;
+      json::array why;
+      for (const auto& g : perm.reasons) why.push_back(ReasonToJson(s, g));
+      o["granted_by"] = std::move(why);
+      items.push_back(std::move(o));
+    }
+  }
+  json::object out;
+  out["principal"] = std::string(principal);
+  out["scope"] = std::string(scope);
+  out["permissions"] = std::move(items);
+  out["revision"] = s.revision();
+  return out;
+}
+
+}  // namespace
+
+Result<json::object> IamService::PrincipalPermissions(const Caller& c, std::string_view principal, std::string_view scope) {
+  if (auto ref = PrincipalRef::Parse(principal); !ref) return Err(ref.error());
+  if (scope.empty()) scope = c.restrict_scope;
+  if (scope.empty()) return Err(Status::InvalidArgument("missing query parameter 'scope'"));
+  auto st = state();
+  Time now = clock_.Now();
+  if (principal != c.principal) {
+    if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
+    if (!st->snapshot->FindScope(scope) || !Holds(*st->snapshot, c, "iam:permissions:read", scope, now)) return Err(Hidden("scope", scope));
+    return Effective(*st->snapshot, Caller{std::string(principal)}, principal, scope, now);
+  }
+  return Effective(*st->snapshot, c, principal, scope, now);
+}
+
+Result<json::object> IamService::MyPermissions(const Caller& c, std::string_view scope) {
+  return PrincipalPermissions(c, c.principal, scope);
+}
+
+Result<json::object> IamService::WhoCan(const Caller& c, std::string_view permission, std::string_view scope,
+                                        std::string_view cursor, std::string_view limit_text) {
+  if (permission.empty()) return Err(Status::InvalidArgument("missing query parameter 'permission'"));
+  if (scope.empty()) scope = c.restrict_scope;
+  if (scope.empty()) return Err(Status::InvalidArgument("missing query parameter 'scope'"));
+  size_t limit = 100;
+  if (!limit_text.empty()) {
+    char* end = nullptr;
+    std::string text(limit_text);
+    long v = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || v < 1 || v > 1000) return Err(Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 1000"));
+    limit = static_cast<size_t>(v);
+  }
+  auto st = state();
+  const Snapshot& s = *st->snapshot;
+  if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
+  auto sid = s.FindScope(scope);
+  Time now = clock_.Now();
+  if (!sid || !Holds(s, c, "iam:permissions:read", scope, now)) return Err(Hidden("scope", scope));
+  auto key = s.FindKey(permission);
+  if (!key) {
+    if (Status v = ValidateKey(permission); !v.ok()) return Err(v);
+    return Err(Status::InvalidArgument("unknown permission key " + Quote(permission)).WithReason("unknown_permission"));
+  }
+  WhoCanPage page = s.WhoCan(*key, *sid, now, cursor, limit);
+  json::array items;
+  for (const auto& e : page.entries) {
+    json::object o;
+    o["principal"] = s.PrincipalName(e.principal);
+    json::array why;
+    for (const auto& g : e.reasons) why.push_back(ReasonToJson(s, g));
+    o["granted_by"] = std::move(why);
+    items.push_back(std::move(o));
+  }
+  json::object out;
+  out["permission"] = std::string(permission);
+  out["scope"] = std::string(scope);
+  out["items"] = std::move(items);
+  out["next_cursor"] = page.next_cursor.empty() ? json::value(nullptr) : json::value(page.next_cursor);
+  out["revision"] = s.revision();
+  return out;
+}
+
+}  // namespace scaigrid::iam::service

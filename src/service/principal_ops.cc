@@ -1,0 +1,322 @@
+// Groups, memberships, service accounts, bindings and API keys.
+#include "auth/api_key.h"
+#include "scaigrid/iam/time_format.h"
+#include "service/service_internal.h"
+
+namespace scaigrid::iam::service {
+namespace {
+
+const char* ReadKeyFor(PrincipalKind kind) {
+  return kind == PrincipalKind::kGroup ? "iam:groups:read" : "iam:service_accounts:read";
+}
+const char* ManageKeyFor(PrincipalKind kind) {
+  return kind == PrincipalKind::kGroup ? "iam:groups:manage" : "iam:service_accounts:manage";
+}
+
+// The stored row of a group or service account the caller may see, or kNotFound.
+Result<const store::PrincipalRow*> VisiblePrincipal(const IamService::Txn* /*unused*/, const ServiceState& st,
+                                                    const Caller& c, std::string_view principal, Time now) {
+  auto ref = PrincipalRef::Parse(principal);
+  if (!ref) return Err(ref.error());
+  const store::PrincipalRow* row = st.directory.principals.Find(principal);
+  if (row == nullptr || !Holds(*st.snapshot, c, ReadKeyFor(ref->kind), row->tenant, now)) return Err(Hidden("principal", principal));
+  return row;
+}
+
+// True when `scope` is `tenant`, under it, or above it.
+bool RelatedToTenant(const Snapshot& s, std::string_view scope, std::string_view tenant) {
+  auto sid = s.FindScope(scope);
+  auto tid = s.FindScope(tenant);
+  if (!sid || !tid) return false;
+  for (ScopeId x = *sid; x.valid(); x = s.ScopeParent(x))
+    if (x == *tid) return true;
+  for (ScopeId x = *tid; x.valid(); x = s.ScopeParent(x))
+    if (x == *sid) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<json::object> IamService::CreateGroup(const Caller& c, const json::value& body) {
+  return CreateOwned(c, PrincipalKind::kGroup, body);
+}
+
+Result<json::object> IamService::CreateServiceAccount(const Caller& c, const json::value& body) {
+  return CreateOwned(c, PrincipalKind::kServiceAccount, body);
+}
+
+Result<json::object> IamService::CreateOwned(const Caller& c, PrincipalKind kind, const json::value& body) {
+  JsonArgs args(body, {"id", "tenant", "name"});
+  auto id = args.String("id", true, 128);
+  auto tenant = args.String("tenant", true, 128);
+  auto name = args.String("name", false, 200);
+  if (id && !IsValidId(*id)) args.Problem("field 'id' must be 1-128 characters [A-Za-z0-9._-]");
+  if (tenant && !IsValidId(*tenant)) args.Problem("field 'tenant' must be a tenant id (1-128 characters [A-Za-z0-9._-])");
+  SCAIGRID_RETURN_IF_ERROR(args.Finish());
+  std::string principal = PrincipalRef{kind, *id}.ToString();
+  store::PrincipalRow row{principal, "tenant:" + *tenant, name.value_or(""), 0};
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    const Snapshot& s = *t.base.snapshot;
+    if (!s.FindScope(row.tenant) || !Holds(s, c, ReadKeyFor(kind), row.tenant, t.now)) return Hidden("scope", row.tenant);
+    SCAIGRID_RETURN_IF_ERROR(Require(s, c, ManageKeyFor(kind), row.tenant, t.now));
+    if (t.base.directory.principals.Find(principal) != nullptr) {
+      return Status::AlreadyExists(principal + " already exists").WithReason("already_exists");
+    }
+    SCAIGRID_RETURN_IF_ERROR(t.mutation.AddPrincipal(principal));
+    row.created_at = t.now;
+    t.change.ops.push_back(store::PutPrincipal{row});
+    t.directory.principals.Put(principal, row, t.epoch);
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["id"] = *id;
+  out["principal"] = principal;
+  out["tenant"] = row.tenant;
+  out["name"] = row.name;
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::AddMember(const Caller& c, std::string_view group_id, std::string_view member) {
+  std::string group = "group:" + std::string(group_id);
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    auto row = VisiblePrincipal(&t, t.base, c, group, t.now);
+    if (!row) return row.error();
+    SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, "iam:groups:manage", (*row)->tenant, t.now));
+    auto mref = PrincipalRef::Parse(member);
+    if (!mref) return mref.error();
+    if (mref->kind == PrincipalKind::kGroup) return Status::InvalidArgument("groups contain users and service accounts, not groups");
+    if (mref->kind == PrincipalKind::kServiceAccount) {
+      const store::PrincipalRow* sa = t.base.directory.principals.Find(member);
+      if (sa == nullptr || sa->tenant != (*row)->tenant) return Hidden("principal", member);
+    }
+    Status added = t.mutation.AddMember(group, member);
+    if (!added.ok()) return std::move(added).WithReason("already_exists");
+    t.change.ops.push_back(store::AddMember{{group, std::string(member)}});
+    t.sod_subjects.push_back(std::string(member));
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["group"] = group;
+  out["member"] = std::string(member);
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::RemoveMember(const Caller& c, std::string_view group_id, std::string_view member) {
+  std::string group = "group:" + std::string(group_id);
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    auto row = VisiblePrincipal(&t, t.base, c, group, t.now);
+    if (!row) return row.error();
+    SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, "iam:groups:manage", (*row)->tenant, t.now));
+    SCAIGRID_RETURN_IF_ERROR(t.mutation.RemoveMember(group, member));
+    t.change.ops.push_back(store::RemoveMember{{group, std::string(member)}});
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["group"] = group;
+  out["removed"] = std::string(member);
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::CreateBinding(const Caller& c, const json::value& body) {
+  JsonArgs args(body, {"subject", "role", "scope", "expires_at", "not_before", "justification"});
+  auto subject = args.String("subject", true, 300);
+  auto role = args.String("role", true, 200);
+  auto scope = args.String("scope", false, 200);
+  auto expires = args.TimeField("expires_at");
+  auto not_before = args.TimeField("not_before");
+  auto justification = args.String("justification", false, 2000);
+  if (!scope && c.restrict_scope.empty()) args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  if (subject) {
+    if (auto ref = PrincipalRef::Parse(*subject); !ref) args.Problem(ref.error().message());
+  }
+  if (scope) {
+    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem(ref.error().message());
+  }
+  SCAIGRID_RETURN_IF_ERROR(args.Finish());
+  store::BindingRow row{std::stoull(auth::RandomHex(7), nullptr, 16), *subject, *role, scope ? *scope : c.restrict_scope,
+                        not_before.value_or(kTimeMin), expires.value_or(kTimeMax), justification.value_or(""), c.principal, 0};
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    const Snapshot& s = *t.base.snapshot;
+    if (!s.FindScope(row.scope) || !Holds(s, c, "iam:bindings:read", row.scope, t.now)) return Hidden("scope", row.scope);
+    SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:bindings:manage", row.scope, t.now));
+    auto sref = PrincipalRef::Parse(row.subject);
+    if (sref->kind != PrincipalKind::kUser) {
+      auto owned = VisiblePrincipal(&t, t.base, c, row.subject, t.now);
+      if (!owned) return owned.error();
+      if (!RelatedToTenant(s, row.scope, (*owned)->tenant)) {
+        return Status::InvalidArgument(row.subject + " belongs to " + (*owned)->tenant + " and cannot be bound at " + Quote(row.scope));
+      }
+    }
+    auto rid = s.FindRole(row.role);
+    if (!rid) return Hidden("role", row.role);
+    const auto& role_node = s.role(*rid);
+    if (role_node.kind == RoleKind::kCustom) {
+      const store::CustomRoleRow* cr = t.base.directory.roles.Find(row.role);
+      if (cr == nullptr || !Holds(s, c, "iam:roles:read", cr->scope, t.now)) return Hidden("role", row.role);
+    }
+    KeySet keys = role_node.keys;
+    if (s.ScopeKindOf(*s.FindScope(row.scope)) != ScopeKind::kPlatform) keys.Subtract(s.registry().platform_keys());
+    SCAIGRID_RETURN_IF_ERROR(CheckEscalationForService(s, c, keys, row.scope, t.now));
+    std::vector<std::string> sensitive;
+    keys.ForEach([&](KeyId k) {
+      if (s.registry().key(k).sensitive) sensitive.push_back(s.registry().key(k).key);
+    });
+    if (!sensitive.empty() && row.justification.empty()) {
+      return Status::InvalidArgument("role " + Quote(row.role) + " grants sensitive key(s); a 'justification' is required", sensitive)
+          .WithReason("justification_required");
+    }
+    row.created_at = t.now;
+    SCAIGRID_RETURN_IF_ERROR(t.mutation.AddBinding({row.id, row.subject, row.role, row.scope, row.not_before, row.expires_at}));
+    t.change.ops.push_back(store::PutBinding{row});
+    t.directory.bindings.Put(std::to_string(row.id), row, t.epoch);
+    t.sod_subjects.push_back(row.subject);
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out = BindingToJson(row);
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::ListBindings(const Caller& c, std::string_view scope, std::string_view subject) {
+  auto st = state();
+  const Snapshot& s = *st->snapshot;
+  Time now = clock_.Now();
+  std::vector<BindingView> views;
+  if (!scope.empty()) {
+    if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
+    auto sid = s.FindScope(scope);
+    if (!sid || !Holds(s, c, "iam:bindings:read", scope, now)) return Err(Hidden("scope", scope));
+    views = s.BindingsAt(*sid);
+  } else if (!subject.empty()) {
+    if (auto ref = PrincipalRef::Parse(subject); !ref) return Err(ref.error());
+    if (auto p = s.FindPrincipal(subject)) views = s.BindingsOf(*p);
+  } else {
+    return Err(Status::InvalidArgument("give 'scope' or 'subject' (or both)"));
+  }
+  json::array items;
+  for (const BindingView& v : views) {
+    const store::BindingRow* row = st->directory.bindings.Find(std::to_string(v.id));
+    if (row == nullptr) continue;
+    if (!subject.empty() && row->subject != subject) continue;
+    if (!Holds(s, c, "iam:bindings:read", row->scope, now)) continue;  // other tenants' stay invisible
+    items.push_back(BindingToJson(*row));
+  }
+  json::object out;
+  out["items"] = std::move(items);
+  out["revision"] = s.revision();
+  return out;
+}
+
+Result<json::object> IamService::DeleteBinding(const Caller& c, std::string_view id) {
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    const Snapshot& s = *t.base.snapshot;
+    const store::BindingRow* row = t.base.directory.bindings.Find(id);
+    if (row == nullptr || !Holds(s, c, "iam:bindings:read", row->scope, t.now)) return Hidden("binding", id);
+    SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:bindings:manage", row->scope, t.now));
+    SCAIGRID_RETURN_IF_ERROR(t.mutation.RemoveBinding(row->subject, row->id));
+    t.change.ops.push_back(store::DeleteBinding{row->id});
+    t.directory.bindings.Erase(id, t.epoch);
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["deleted"] = std::string(id);
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value& body) {
+  JsonArgs args(body, {"owner", "name", "permissions", "scope", "expires_at"});
+  auto owner = args.String("owner", true, 300);
+  auto name = args.String("name", true, 200);
+  auto perms = args.Strings("permissions", false, 500);
+  auto scope = args.String("scope", false, 200);
+  auto expires = args.TimeField("expires_at");
+  if (owner) {
+    auto ref = PrincipalRef::Parse(*owner);
+    if (!ref) args.Problem(ref.error().message());
+    else if (ref->kind == PrincipalKind::kGroup) args.Problem("an API key is owned by a user or a service account, not a group");
+  }
+  if (scope) {
+    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem(ref.error().message());
+  }
+  SCAIGRID_RETURN_IF_ERROR(args.Finish());
+  auth::NewApiKey key = auth::GenerateApiKey();
+  store::ApiKeyRow row{key.id, *owner, *name, key.hash, perms.value_or(std::vector<std::string>{}),
+                       scope.value_or(""), expires.value_or(kTimeMax), 0, 0, c.principal};
+  // A restricted credential can only make keys within its own restriction.
+  if (row.permissions.empty()) row.permissions = c.restrict_keys;
+  if (row.scope.empty()) row.scope = c.restrict_scope;
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    const Snapshot& s = *t.base.snapshot;
+    if (row.expires_at <= t.now) return Status::InvalidArgument("field 'expires_at' is in the past");
+    std::string gate_scope = row.scope.empty() ? "platform" : row.scope;
+    if (!s.FindScope(gate_scope)) return Hidden("scope", gate_scope);
+    auto oref = PrincipalRef::Parse(row.owner);
+    if (oref->kind == PrincipalKind::kServiceAccount) {
+      auto owned = VisiblePrincipal(&t, t.base, c, row.owner, t.now);
+      if (!owned) return owned.error();
+      if (row.scope.empty()) gate_scope = (*owned)->tenant;
+    }
+    if (row.owner != c.principal) SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:api_keys:manage", gate_scope, t.now));
+    // Escalation: what the key can do (owner's grants ∩ restriction) must be held by the caller.
+    auto owner_id = s.FindPrincipal(row.owner);
+    auto restriction = s.MakeRestriction(row.permissions, row.scope);
+    if (!restriction) return restriction.error();
+    KeySet grants;
+    if (owner_id) grants = s.EffectiveKeys(*owner_id, *s.FindScope(gate_scope), t.now, &*restriction);
+    if (!row.permissions.empty()) grants |= restriction->keys;  // nobody names keys it lacks
+    SCAIGRID_RETURN_IF_ERROR(CheckEscalationForService(s, c, grants, gate_scope, t.now));
+    row.created_at = t.now;
+    t.change.ops.push_back(store::PutApiKey{row});
+    t.directory.api_keys.Put(row.id, row, t.epoch);
+    t.directory.api_key_by_hash.Put(row.secret_hash, row.id, t.epoch);
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["id"] = row.id;
+  out["key"] = key.secret;
+  out["owner"] = row.owner;
+  out["name"] = row.name;
+  json::array p;
+  for (const auto& k : row.permissions) p.emplace_back(k);
+  out["permissions"] = std::move(p);
+  out["scope"] = row.scope.empty() ? json::value(nullptr) : json::value(row.scope);
+  out["expires_at"] = TimeToJson(row.expires_at);
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::RevokeApiKey(const Caller& c, std::string_view id) {
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    const Snapshot& s = *t.base.snapshot;
+    const store::ApiKeyRow* row = t.base.directory.api_keys.Find(id);
+    if (row == nullptr) return Hidden("API key", id);
+    if (row->owner != c.principal) {
+      std::string gate = row->scope.empty() ? "platform" : row->scope;
+      if (const store::PrincipalRow* sa = t.base.directory.principals.Find(row->owner)) gate = row->scope.empty() ? sa->tenant : gate;
+      if (!Holds(s, c, "iam:api_keys:manage", gate, t.now)) return Hidden("API key", id);
+    }
+    if (row->revoked_at != 0) return Status::Ok();  // idempotent
+    store::ApiKeyRow revoked = *row;
+    revoked.revoked_at = t.now;
+    t.change.ops.push_back(store::RevokeApiKey{revoked.id, t.now});
+    t.directory.api_keys.Put(revoked.id, revoked, t.epoch);
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["revoked"] = std::string(id);
+  out["revision"] = *rev;
+  return out;
+}
+
+}  // namespace scaigrid::iam::service

@@ -1,0 +1,127 @@
+// IamService: every operation users call, with the rules of SPEC §2 — the permission gate
+// on the service's own `iam:*` keys, escalation prevention, tenant isolation, separation of
+// duties, justification for sensitive keys — over an Engine and a Store. Transport-free:
+// requests and responses are JSON values; the HTTP layer and the CLI both call it.
+//
+// Reads take the current ServiceState (snapshot + directory of row metadata) without
+// locking. Changes are serialized: validated on a Mutation, checked, persisted in the store
+// in one transaction, then published. A change that fails at any step changes nothing.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "scaigrid/iam/engine.h"
+#include "service/directory.h"
+#include "store/store.h"
+
+namespace scaigrid::iam::service {
+
+namespace json = boost::json;
+
+// Who is calling, as established by a credential.
+struct Caller {
+  std::string principal;      // "user:alice", "service_account:ci"
+  std::string credential_id;  // API key id
+  std::vector<std::string> restrict_keys;  // credential restriction (empty: none)
+  std::string restrict_scope;              // credential restriction (empty: none)
+};
+
+struct ServiceOptions {
+  std::string manifests_dir = "manifests";  // registered when the store has no modules yet
+};
+
+// What readers see, published as one unit.
+struct ServiceState {
+  std::shared_ptr<const Snapshot> snapshot;
+  Directory directory;
+};
+
+class IamService {
+ public:
+  // Loads the store (registering the shipped manifests on first start) and builds the first
+  // snapshot. Errors: those of the store and of the manifests.
+  static Result<std::unique_ptr<IamService>> Open(std::unique_ptr<store::Store> store,
+                                                  ServiceOptions options, const Clock& clock);
+
+  std::shared_ptr<const ServiceState> state() const { return state_.load(std::memory_order_acquire); }
+  std::uint64_t revision() const { return state()->snapshot->revision(); }
+
+  // A bearer secret to a caller. kUnauthenticated when missing, unknown, expired or revoked.
+  Result<Caller> Authenticate(std::string_view bearer) const;
+
+  // Creates an API key for `user` bound to super_admin at the platform, once: kAlreadyExists
+  // when any super_admin binding exists. Returns {"id","key","owner"}.
+  Result<json::object> Bootstrap(std::string_view user);
+
+  // ---- Scopes: kind is partner, tenant or project. Body {id, name?, partner?} / {id, tenant, name?}.
+  Result<json::object> CreateScope(const Caller& c, ScopeKind kind, const json::value& body);
+  Result<json::object> ListScopes(const Caller& c, ScopeKind kind);
+  Result<json::object> GetScope(const Caller& c, ScopeKind kind, std::string_view id);
+  Result<json::object> DeleteScope(const Caller& c, ScopeKind kind, std::string_view id);
+
+  // ---- Modules.
+  Result<json::object> ListModules(const Caller& c);
+  Result<json::object> GetModule(const Caller& c, std::string_view module);
+  Result<json::object> PutModule(const Caller& c, std::string_view module, std::string_view manifest);
+
+  // ---- Roles.
+  Result<json::object> ListRoles(const Caller& c, std::string_view scope);
+  Result<json::object> CreateCustomRole(const Caller& c, const json::value& body);
+  Result<json::object> GetCustomRole(const Caller& c, std::string_view id);
+  // `if_match`: the etag the caller last saw (empty: none given). kFailedPrecondition
+  // (reason stale_etag) when it is not the current one.
+  Result<json::object> PatchCustomRole(const Caller& c, std::string_view id, const json::value& body,
+                                       std::string_view if_match);
+  Result<json::object> DeleteCustomRole(const Caller& c, std::string_view id);
+
+  // ---- Groups and service accounts (owned by a tenant).
+  Result<json::object> CreateGroup(const Caller& c, const json::value& body);
+  Result<json::object> AddMember(const Caller& c, std::string_view group_id, std::string_view member);
+  Result<json::object> RemoveMember(const Caller& c, std::string_view group_id, std::string_view member);
+  Result<json::object> CreateServiceAccount(const Caller& c, const json::value& body);
+
+  // ---- Bindings.
+  Result<json::object> CreateBinding(const Caller& c, const json::value& body);
+  Result<json::object> ListBindings(const Caller& c, std::string_view scope, std::string_view subject);
+  Result<json::object> DeleteBinding(const Caller& c, std::string_view id);
+
+  // ---- API keys.
+  Result<json::object> CreateApiKey(const Caller& c, const json::value& body);
+  Result<json::object> RevokeApiKey(const Caller& c, std::string_view id);
+
+  // ---- Decisions. `body` is one check or {"checks": […]}.
+  Result<json::object> Check(const Caller& c, const json::value& body);
+  Result<json::object> PrincipalPermissions(const Caller& c, std::string_view principal,
+                                            std::string_view scope);
+  Result<json::object> WhoCan(const Caller& c, std::string_view permission, std::string_view scope,
+                              std::string_view cursor, std::string_view limit);
+  Result<json::object> MyPermissions(const Caller& c, std::string_view scope);
+
+ public:
+  struct Txn;  // a change being built (service_internal.h)
+
+ private:
+  Result<json::object> CreateOwned(const Caller& c, PrincipalKind kind, const json::value& body);
+  IamService(std::unique_ptr<store::Store> store, ServiceOptions options, const Clock& clock);
+  Status LoadFromStore();
+  // Runs `build` on a transaction of the current state; persists and publishes it.
+  Result<std::uint64_t> Commit(const Caller& c, const std::function<Status(Txn&)>& build);
+  void Publish(std::shared_ptr<const ServiceState> next);
+
+  std::unique_ptr<store::Store> store_;
+  ServiceOptions options_;
+  const Clock& clock_;
+  std::mutex write_mu_;
+  std::atomic<std::shared_ptr<const ServiceState>> state_;
+};
+
+}  // namespace scaigrid::iam::service

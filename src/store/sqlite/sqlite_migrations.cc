@@ -1,0 +1,139 @@
+#include "store/sqlite/sqlite_migrations.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace scaigrid::iam::store {
+namespace {
+
+// Every table but changes has `seq INTEGER PRIMARY KEY` (the rowid): Load returns rows in
+// seq order, which is insertion order, and unlike an implicit rowid it survives VACUUM.
+// Upserts keep a row's seq. Permission lists are JSON arrays of strings (EncodeStringList);
+// a uint64 (binding id, custom role version) is stored as the int64 with the same bits.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE modules (
+  seq           INTEGER PRIMARY KEY,
+  module        TEXT    NOT NULL UNIQUE,
+  version       INTEGER NOT NULL,
+  source        TEXT    NOT NULL,
+  registered_at INTEGER NOT NULL
+);
+CREATE TABLE scopes (
+  seq        INTEGER PRIMARY KEY,
+  scope      TEXT    NOT NULL UNIQUE,
+  parent     TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE principals (
+  seq        INTEGER PRIMARY KEY,
+  principal  TEXT    NOT NULL UNIQUE,
+  tenant     TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE members (
+  seq          INTEGER PRIMARY KEY,
+  group_name   TEXT    NOT NULL,
+  member       TEXT    NOT NULL,
+  UNIQUE (group_name, member)
+);
+CREATE INDEX members_by_member ON members (member);
+CREATE TABLE custom_roles (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT    NOT NULL UNIQUE,
+  scope       TEXT    NOT NULL,
+  name        TEXT    NOT NULL,
+  description TEXT    NOT NULL,
+  permissions TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE bindings (
+  seq           INTEGER PRIMARY KEY,
+  id            INTEGER NOT NULL UNIQUE,
+  subject       TEXT    NOT NULL,
+  role          TEXT    NOT NULL,
+  scope         TEXT    NOT NULL,
+  not_before    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL,
+  justification TEXT    NOT NULL,
+  created_by    TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX bindings_by_subject ON bindings (subject);
+CREATE TABLE api_keys (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT    NOT NULL UNIQUE,
+  owner       TEXT    NOT NULL,
+  name        TEXT    NOT NULL,
+  secret_hash TEXT    NOT NULL,
+  permissions TEXT    NOT NULL,
+  scope       TEXT    NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  revoked_at  INTEGER NOT NULL,
+  created_by  TEXT    NOT NULL
+);
+CREATE TABLE changes (
+  revision   INTEGER PRIMARY KEY,
+  at         INTEGER NOT NULL,
+  actor      TEXT    NOT NULL,
+  request_id TEXT    NOT NULL,
+  body       TEXT    NOT NULL
+);
+)sql";
+
+constexpr std::array<const char*, 1> kMigrations = {kMigration1};
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
+constexpr std::string_view kSelectVersion =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr std::string_view kInsertVersion =
+    "INSERT INTO schema_migrations (version, applied_at) "
+    "VALUES (?, CAST(strftime('%s', 'now') AS INTEGER))";
+
+Result<std::int64_t> CurrentVersion(SqliteDb& db) {
+  Result<SqliteStatement> select = db.Prepare(kSelectVersion);
+  if (!select) return Err(std::move(select).error());
+  Result<bool> row = select->Step();
+  if (!row) return Err(std::move(row).error());
+  return *row ? select->Int64(0) : 0;
+}
+
+}  // namespace
+
+std::span<const char* const> SqliteMigrations() { return kMigrations; }
+
+Status ApplySqliteMigrations(SqliteDb& db) {
+  SCAIGRID_RETURN_IF_ERROR(db.Exec(kCreateMigrationsTable));
+  const auto known = static_cast<std::int64_t>(kMigrations.size());
+  for (;;) {
+    // The version is read under the write lock, so concurrent openers migrate one at a time.
+    Result<SqliteTransaction> tx =
+        SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate);
+    if (!tx) return std::move(tx).error();
+    Result<std::int64_t> version = CurrentVersion(db);
+    if (!version) return std::move(version).error();
+    if (*version > known) {
+      return Status::FailedPrecondition("sqlite database " + db.path() + " has schema version " +
+                                        std::to_string(*version) + ", newer than version " +
+                                        std::to_string(known) +
+                                        " that this binary knows; run a newer scaigrid-iam");
+    }
+    if (*version == known) return tx->Commit();
+    SCAIGRID_RETURN_IF_ERROR(db.Exec(kMigrations[static_cast<std::size_t>(*version)]));
+    {
+      Result<SqliteStatement> insert = db.Prepare(kInsertVersion);
+      if (!insert) return std::move(insert).error();
+      SCAIGRID_RETURN_IF_ERROR(insert->Bind(*version + 1).Run());
+    }
+    SCAIGRID_RETURN_IF_ERROR(tx->Commit());
+  }
+}
+
+}  // namespace scaigrid::iam::store

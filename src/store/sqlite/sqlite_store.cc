@@ -1,0 +1,465 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+
+#include "store/change_codec.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_migrations.h"
+
+// Assigns the value of Result `expr` to `lhs`, or returns its error from the enclosing
+// function (which returns a Result).
+#define SQLITE_STORE_ASSIGN_OR_RETURN(lhs, expr)                       \
+  auto SCAIGRID_CONCAT(result_, __LINE__) = (expr);                    \
+  if (!SCAIGRID_CONCAT(result_, __LINE__)) {                           \
+    return Err(std::move(SCAIGRID_CONCAT(result_, __LINE__)).error()); \
+  }                                                                    \
+  lhs = *std::move(SCAIGRID_CONCAT(result_, __LINE__))
+
+namespace scaigrid::iam::store {
+namespace {
+
+// ---- SQL. Values are always bound parameters.
+
+constexpr std::string_view kSelectRevision = "SELECT COALESCE(MAX(revision), 0) FROM changes";
+constexpr std::string_view kInsertChange =
+    "INSERT INTO changes (revision, at, actor, request_id, body) VALUES (?, ?, ?, ?, ?)";
+constexpr std::string_view kSelectChanges =
+    "SELECT revision, body FROM changes WHERE revision > ? ORDER BY revision LIMIT ?";
+
+constexpr std::string_view kUpsertModule =
+    "INSERT INTO modules (module, version, source, registered_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (module) DO UPDATE SET version = excluded.version, source = excluded.source, "
+    "registered_at = excluded.registered_at";
+constexpr std::string_view kSelectModules =
+    "SELECT module, version, source, registered_at FROM modules ORDER BY seq";
+
+constexpr std::string_view kScopeExists = "SELECT 1 FROM scopes WHERE scope = ?";
+constexpr std::string_view kInsertScope =
+    "INSERT INTO scopes (scope, parent, name, created_at) VALUES (?, ?, ?, ?)";
+constexpr std::string_view kDeleteScope = "DELETE FROM scopes WHERE scope = ?";
+constexpr std::string_view kSelectScopes =
+    "SELECT scope, parent, name, created_at FROM scopes ORDER BY seq";
+
+constexpr std::string_view kPrincipalExists = "SELECT 1 FROM principals WHERE principal = ?";
+constexpr std::string_view kInsertPrincipal =
+    "INSERT INTO principals (principal, tenant, name, created_at) VALUES (?, ?, ?, ?)";
+constexpr std::string_view kDeletePrincipal = "DELETE FROM principals WHERE principal = ?";
+constexpr std::string_view kDeleteMembershipsOf =
+    "DELETE FROM members WHERE group_name = ?1 OR member = ?1";
+constexpr std::string_view kDeleteBindingsOf = "DELETE FROM bindings WHERE subject = ?";
+constexpr std::string_view kSelectPrincipals =
+    "SELECT principal, tenant, name, created_at FROM principals ORDER BY seq";
+
+constexpr std::string_view kMemberExists =
+    "SELECT 1 FROM members WHERE group_name = ? AND member = ?";
+constexpr std::string_view kInsertMember = "INSERT INTO members (group_name, member) VALUES (?, ?)";
+constexpr std::string_view kDeleteMember =
+    "DELETE FROM members WHERE group_name = ? AND member = ?";
+constexpr std::string_view kSelectMembers = "SELECT group_name, member FROM members ORDER BY seq";
+
+constexpr std::string_view kUpsertCustomRole =
+    "INSERT INTO custom_roles (id, scope, name, description, permissions, version, created_at, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, name = excluded.name, "
+    "description = excluded.description, permissions = excluded.permissions, "
+    "version = excluded.version, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at";
+constexpr std::string_view kDeleteCustomRole = "DELETE FROM custom_roles WHERE id = ?";
+constexpr std::string_view kSelectCustomRoles =
+    "SELECT id, scope, name, description, permissions, version, created_at, updated_at "
+    "FROM custom_roles ORDER BY seq";
+
+constexpr std::string_view kBindingExists = "SELECT 1 FROM bindings WHERE id = ?";
+constexpr std::string_view kInsertBinding =
+    "INSERT INTO bindings (id, subject, role, scope, not_before, expires_at, justification, "
+    "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr std::string_view kDeleteBinding = "DELETE FROM bindings WHERE id = ?";
+constexpr std::string_view kSelectBindings =
+    "SELECT id, subject, role, scope, not_before, expires_at, justification, created_by, "
+    "created_at FROM bindings ORDER BY seq";
+
+constexpr std::string_view kApiKeyExists = "SELECT 1 FROM api_keys WHERE id = ?";
+constexpr std::string_view kInsertApiKey =
+    "INSERT INTO api_keys (id, owner, name, secret_hash, permissions, scope, expires_at, "
+    "created_at, revoked_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr std::string_view kRevokeApiKey = "UPDATE api_keys SET revoked_at = ? WHERE id = ?";
+constexpr std::string_view kSelectApiKeys =
+    "SELECT id, owner, name, secret_hash, permissions, scope, expires_at, created_at, "
+    "revoked_at, created_by FROM api_keys ORDER BY seq";
+
+// ---- Statement helpers.
+
+// Runs `sql` with `values` bound in order; returns the number of rows it changed.
+template <typename... Values>
+Result<int> Execute(SqliteDb& db, std::string_view sql, const Values&... values) {
+  Result<SqliteStatement> stmt = db.Prepare(sql);
+  if (!stmt) return Err(std::move(stmt).error());
+  (stmt->Bind(values), ...);
+  Status ran = stmt->Run();
+  if (!ran.ok()) return Err(std::move(ran));
+  return db.Changes();
+}
+
+// True when `sql` with `values` bound returns a row.
+template <typename... Values>
+Result<bool> Exists(SqliteDb& db, std::string_view sql, const Values&... values) {
+  Result<SqliteStatement> stmt = db.Prepare(sql);
+  if (!stmt) return Err(std::move(stmt).error());
+  (stmt->Bind(values), ...);
+  return stmt->Step();
+}
+
+// kAlreadyExists "<what> already exists" when `exists`, else runs the insert.
+template <typename... Values>
+Status InsertNew(SqliteDb& db, const Result<bool>& exists, const std::string& what,
+                 std::string_view insert, const Values&... values) {
+  if (!exists) return exists.error();
+  if (*exists) return Status::AlreadyExists(what + " already exists");
+  Result<int> inserted = Execute(db, insert, values...);
+  return inserted ? Status::Ok() : inserted.error();
+}
+
+// kNotFound "<what> not found" when the statement changed no row.
+Status ChangedOne(const Result<int>& changed, const std::string& what) {
+  if (!changed) return changed.error();
+  if (*changed == 0) return Status::NotFound(what + " not found");
+  return Status::Ok();
+}
+
+Result<std::uint64_t> ReadRevision(SqliteDb& db) {
+  Result<SqliteStatement> stmt = db.Prepare(kSelectRevision);
+  if (!stmt) return Err(std::move(stmt).error());
+  Result<bool> row = stmt->Step();
+  if (!row) return Err(std::move(row).error());
+  return *row ? stmt->UInt64(0) : 0;
+}
+
+// ---- Ops to SQL. Each returns the op's documented error, or the connection's.
+
+class OpWriter {
+ public:
+  explicit OpWriter(SqliteDb& db) : db_(db) {}
+
+  Status operator()(const PutModule& op) {
+    const ModuleRow& r = op.row;
+    Result<int> done = Execute(db_, kUpsertModule, r.module, r.version, r.source, r.registered_at);
+    return done ? Status::Ok() : done.error();
+  }
+  Status operator()(const PutScope& op) {
+    const ScopeRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kScopeExists, r.scope), "scope " + r.scope, kInsertScope,
+                     r.scope, r.parent, r.name, r.created_at);
+  }
+  Status operator()(const DeleteScope& op) {
+    return ChangedOne(Execute(db_, kDeleteScope, op.scope), "scope " + op.scope);
+  }
+  Status operator()(const PutPrincipal& op) {
+    const PrincipalRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kPrincipalExists, r.principal), "principal " + r.principal,
+                     kInsertPrincipal, r.principal, r.tenant, r.name, r.created_at);
+  }
+  // Not kNotFound when there is no row: users have memberships and bindings but no row.
+  Status operator()(const DeletePrincipal& op) {
+    for (std::string_view sql : {kDeletePrincipal, kDeleteMembershipsOf, kDeleteBindingsOf}) {
+      Result<int> done = Execute(db_, sql, op.principal);
+      if (!done) return done.error();
+    }
+    return Status::Ok();
+  }
+  Status operator()(const AddMember& op) {
+    const MemberRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kMemberExists, r.group, r.member), MemberName(r),
+                     kInsertMember, r.group, r.member);
+  }
+  Status operator()(const RemoveMember& op) {
+    return ChangedOne(Execute(db_, kDeleteMember, op.row.group, op.row.member), MemberName(op.row));
+  }
+  Status operator()(const PutCustomRole& op) {
+    const CustomRoleRow& r = op.row;
+    Result<int> done =
+        Execute(db_, kUpsertCustomRole, r.id, r.scope, r.name, r.description,
+                EncodeStringList(r.permissions), r.version, r.created_at, r.updated_at);
+    return done ? Status::Ok() : done.error();
+  }
+  Status operator()(const DeleteCustomRole& op) {
+    return ChangedOne(Execute(db_, kDeleteCustomRole, op.id), "custom role " + op.id);
+  }
+  Status operator()(const PutBinding& op) {
+    const BindingRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kBindingExists, r.id), "binding " + std::to_string(r.id),
+                     kInsertBinding, r.id, r.subject, r.role, r.scope, r.not_before, r.expires_at,
+                     r.justification, r.created_by, r.created_at);
+  }
+  Status operator()(const DeleteBinding& op) {
+    return ChangedOne(Execute(db_, kDeleteBinding, op.id), "binding " + std::to_string(op.id));
+  }
+  Status operator()(const PutApiKey& op) {
+    const ApiKeyRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kApiKeyExists, r.id), "api key " + r.id, kInsertApiKey, r.id,
+                     r.owner, r.name, r.secret_hash, EncodeStringList(r.permissions), r.scope,
+                     r.expires_at, r.created_at, r.revoked_at, r.created_by);
+  }
+  Status operator()(const RevokeApiKey& op) {
+    return ChangedOne(Execute(db_, kRevokeApiKey, op.revoked_at, op.id), "api key " + op.id);
+  }
+
+ private:
+  static std::string MemberName(const MemberRow& r) {
+    return "member " + r.member + " of " + r.group;
+  }
+
+  SqliteDb& db_;
+};
+
+// ---- Rows from SQL.
+
+// Reads every row `sql` returns, each with `read`.
+template <typename Row>
+Result<std::vector<Row>> ReadAll(SqliteDb& db, std::string_view sql,
+                                 Result<Row> (*read)(const SqliteStatement&)) {
+  Result<SqliteStatement> stmt = db.Prepare(sql);
+  if (!stmt) return Err(std::move(stmt).error());
+  std::vector<Row> rows;
+  for (;;) {
+    Result<bool> more = stmt->Step();
+    if (!more) return Err(std::move(more).error());
+    if (!*more) return rows;
+    Result<Row> row = read(*stmt);
+    if (!row) return Err(std::move(row).error());
+    rows.push_back(*std::move(row));
+  }
+}
+
+Result<std::vector<std::string>> ReadPermissions(const SqliteStatement& s, int column,
+                                                 const std::string& owner) {
+  Result<std::vector<std::string>> list = DecodeStringList(s.Text(column));
+  if (!list) {
+    return Err(Status::Internal(owner + ": permissions column is not a json array of strings"));
+  }
+  return list;
+}
+
+Result<ModuleRow> ReadModule(const SqliteStatement& s) {
+  const std::int64_t version = s.Int64(1);
+  if (version < std::numeric_limits<int>::min() || version > std::numeric_limits<int>::max()) {
+    return Err(Status::Internal("module " + s.Text(0) + ": version out of range"));
+  }
+  return ModuleRow{.module = s.Text(0),
+                   .version = static_cast<int>(version),
+                   .source = s.Text(2),
+                   .registered_at = s.Int64(3)};
+}
+
+Result<ScopeRow> ReadScope(const SqliteStatement& s) {
+  return ScopeRow{
+      .scope = s.Text(0), .parent = s.Text(1), .name = s.Text(2), .created_at = s.Int64(3)};
+}
+
+Result<PrincipalRow> ReadPrincipal(const SqliteStatement& s) {
+  return PrincipalRow{
+      .principal = s.Text(0), .tenant = s.Text(1), .name = s.Text(2), .created_at = s.Int64(3)};
+}
+
+Result<MemberRow> ReadMember(const SqliteStatement& s) {
+  return MemberRow{.group = s.Text(0), .member = s.Text(1)};
+}
+
+Result<CustomRoleRow> ReadCustomRole(const SqliteStatement& s) {
+  CustomRoleRow r{.id = s.Text(0),
+                  .scope = s.Text(1),
+                  .name = s.Text(2),
+                  .description = s.Text(3),
+                  .version = s.UInt64(5),
+                  .created_at = s.Int64(6),
+                  .updated_at = s.Int64(7)};
+  SQLITE_STORE_ASSIGN_OR_RETURN(r.permissions, ReadPermissions(s, 4, "custom role " + r.id));
+  return r;
+}
+
+Result<BindingRow> ReadBinding(const SqliteStatement& s) {
+  return BindingRow{.id = s.UInt64(0),
+                    .subject = s.Text(1),
+                    .role = s.Text(2),
+                    .scope = s.Text(3),
+                    .not_before = s.Int64(4),
+                    .expires_at = s.Int64(5),
+                    .justification = s.Text(6),
+                    .created_by = s.Text(7),
+                    .created_at = s.Int64(8)};
+}
+
+Result<ApiKeyRow> ReadApiKey(const SqliteStatement& s) {
+  ApiKeyRow r{.id = s.Text(0),
+              .owner = s.Text(1),
+              .name = s.Text(2),
+              .secret_hash = s.Text(3),
+              .scope = s.Text(5),
+              .expires_at = s.Int64(6),
+              .created_at = s.Int64(7),
+              .revoked_at = s.Int64(8),
+              .created_by = s.Text(9)};
+  SQLITE_STORE_ASSIGN_OR_RETURN(r.permissions, ReadPermissions(s, 4, "api key " + r.id));
+  return r;
+}
+
+// Orders `scopes` (in insertion order) parents first: by depth in the parent chain, where a
+// scope whose parent is not among them has depth 0; stable within a depth. A cycle (only
+// possible with corrupt data) is cut where the walk finds it.
+std::vector<ScopeRow> ParentsFirst(std::vector<ScopeRow> scopes) {
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < scopes.size(); ++i) index.emplace(scopes[i].scope, i);
+  constexpr int kUnknown = -1;
+  constexpr int kOnPath = -2;
+  std::vector<int> depth(scopes.size(), kUnknown);
+  std::vector<std::size_t> path;
+  for (std::size_t start = 0; start < scopes.size(); ++start) {
+    // Walk up until a scope of known depth, a root, or a scope already on this walk.
+    int base = -1;  // depth of the scope above the top of `path`
+    for (std::size_t i = start; depth[i] == kUnknown;) {
+      depth[i] = kOnPath;
+      path.push_back(i);
+      auto parent = index.find(scopes[i].parent);
+      if (parent == index.end() || depth[parent->second] == kOnPath) break;
+      if (depth[parent->second] >= 0) {
+        base = depth[parent->second];
+        break;
+      }
+      i = parent->second;
+    }
+    for (auto it = path.rbegin(); it != path.rend(); ++it) depth[*it] = ++base;
+    path.clear();
+  }
+  std::vector<std::size_t> order(scopes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&depth](std::size_t a, std::size_t b) { return depth[a] < depth[b]; });
+  std::vector<ScopeRow> sorted;
+  sorted.reserve(scopes.size());
+  for (std::size_t i : order) sorted.push_back(std::move(scopes[i]));
+  return sorted;
+}
+
+// WAL: readers do not block the writer and a commit is one append to the log.
+// synchronous=FULL: the WAL is fsynced at every commit, so an acknowledged change survives
+// power loss, not only a crash of the process.
+Status SetPragmas(SqliteDb& db) {
+  {
+    Result<SqliteStatement> journal = db.Prepare("PRAGMA journal_mode = WAL");
+    if (!journal) return std::move(journal).error();
+    Result<bool> row = journal->Step();
+    if (!row) return std::move(row).error();
+    const std::string mode = *row ? journal->Text(0) : "";
+    if (mode != "wal" && db.path() != ":memory:") {
+      return Status(
+          StatusCode::kUnavailable,
+          "sqlite database " + db.path() + ": cannot use wal journal mode (got \"" + mode + "\")");
+    }
+  }
+  SCAIGRID_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
+  return db.Exec("PRAGMA foreign_keys = OFF");
+}
+
+std::int64_t ClampToInt64(std::uint64_t value) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(value, kMax));
+}
+
+}  // namespace
+
+// ---- SqliteStore
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  SQLITE_STORE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
+  Status status = SetPragmas(*db);
+  if (status.ok()) status = ApplySqliteMigrations(*db);
+  if (!status.ok()) return Err(std::move(status));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db)));
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<State> SqliteStore::Load() {
+  std::lock_guard lock(mu_);
+  SqliteDb& db = *db_;
+  // One read transaction: every table at the same revision, even with other writers.
+  SQLITE_STORE_ASSIGN_OR_RETURN(SqliteTransaction tx,
+                                SqliteTransaction::Begin(db, SqliteTransaction::Mode::kDeferred));
+  State state;
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.revision, ReadRevision(db));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.modules, ReadAll(db, kSelectModules, ReadModule));
+  SQLITE_STORE_ASSIGN_OR_RETURN(std::vector<ScopeRow> scopes,
+                                ReadAll(db, kSelectScopes, ReadScope));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.principals, ReadAll(db, kSelectPrincipals, ReadPrincipal));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.members, ReadAll(db, kSelectMembers, ReadMember));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.custom_roles,
+                                ReadAll(db, kSelectCustomRoles, ReadCustomRole));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.bindings, ReadAll(db, kSelectBindings, ReadBinding));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.api_keys, ReadAll(db, kSelectApiKeys, ReadApiKey));
+  Status committed = tx.Commit();
+  if (!committed.ok()) return Err(std::move(committed));
+  state.scopes = ParentsFirst(std::move(scopes));
+  return state;
+}
+
+Result<std::uint64_t> SqliteStore::Apply(const Change& change) {
+  if (change.ops.empty()) return Err(Status::InvalidArgument("change has no operations"));
+  const std::string body = EncodeChange(change);
+  std::lock_guard lock(mu_);
+  SqliteDb& db = *db_;
+  // Takes the write lock up front; every error below returns before Commit, and the
+  // transaction's destructor rolls everything back.
+  SQLITE_STORE_ASSIGN_OR_RETURN(SqliteTransaction tx,
+                                SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate));
+  OpWriter writer(db);
+  for (const Op& op : change.ops) {
+    Status applied = std::visit(writer, op);
+    if (!applied.ok()) return Err(std::move(applied));
+  }
+  SQLITE_STORE_ASSIGN_OR_RETURN(const std::uint64_t previous, ReadRevision(db));
+  const std::uint64_t revision = previous + 1;
+  Result<int> logged =
+      Execute(db, kInsertChange, revision, change.at, change.actor, change.request_id, body);
+  if (!logged) return Err(std::move(logged).error());
+  Status committed = tx.Commit();
+  if (!committed.ok()) return Err(std::move(committed));
+  return revision;
+}
+
+Result<std::uint64_t> SqliteStore::Revision() {
+  std::lock_guard lock(mu_);
+  return ReadRevision(*db_);
+}
+
+Result<std::vector<std::pair<std::uint64_t, Change>>> SqliteStore::ChangesSince(std::uint64_t after,
+                                                                                std::size_t limit) {
+  std::vector<std::pair<std::uint64_t, Change>> changes;
+  if (limit == 0 || after >= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return changes;
+  }
+  std::lock_guard lock(mu_);
+  Result<SqliteStatement> stmt = db_->Prepare(kSelectChanges);
+  if (!stmt) return Err(std::move(stmt).error());
+  stmt->Bind(after).Bind(ClampToInt64(limit));
+  for (;;) {
+    Result<bool> more = stmt->Step();
+    if (!more) return Err(std::move(more).error());
+    if (!*more) return changes;
+    const std::uint64_t revision = stmt->UInt64(0);
+    Result<Change> change = DecodeChange(stmt->Text(1));
+    if (!change) {
+      return Err(Status::Internal("change " + std::to_string(revision) +
+                                  " in the log does not decode: " + change.error().message()));
+    }
+    changes.emplace_back(revision, *std::move(change));
+  }
+}
+
+}  // namespace scaigrid::iam::store
+
+#undef SQLITE_STORE_ASSIGN_OR_RETURN

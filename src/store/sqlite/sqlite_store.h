@@ -1,0 +1,58 @@
+// SqliteStore: the Store on one SQLite database file, the embedded default backend.
+//
+// Schema, migrations and durability are described in docs/storage.md. In short: one table per
+// row type plus the `changes` log (body = EncodeChange), built by the versioned migrations of
+// sqlite_migrations.cc; WAL journal with synchronous=FULL, so an Apply that returned is on
+// disk (it survives kill -9 and power loss); Apply runs in BEGIN IMMEDIATE, so several
+// processes on one file take turns and revisions stay dense.
+//
+// Thread-safety: every method may be called from any thread. The store has one connection and
+// one mutex that serializes all calls (Apply, and the reads too, so a Load never interleaves
+// with an Apply on the shared connection).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scaigrid/iam/status.h"
+#include "store/store.h"
+
+namespace scaigrid::iam::store {
+
+class SqliteDb;
+
+class SqliteStore final : public Store {
+ public:
+  // Opens the database at `path`, creating the file when absent (its directory must exist),
+  // sets the pragmas and applies pending migrations. The store owns the connection.
+  // Errors: kUnavailable naming the path (missing directory, cannot open or create, locked
+  // past the busy timeout, I/O); kFailedPrecondition when the file's schema version is newer
+  // than this binary's (naming both); kInternal (not a database, corrupt).
+  [[nodiscard]] static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  ~SqliteStore() override;
+
+  // Scopes come parents first: ordered by depth in the parent chain (a scope whose parent is
+  // not stored, e.g. "platform", has depth 0), insertion order within a depth. Every other
+  // list is in insertion order; a replaced module or custom role keeps its place.
+  [[nodiscard]] Result<State> Load() override;
+  [[nodiscard]] Result<std::uint64_t> Apply(const Change& change) override;
+  [[nodiscard]] Result<std::uint64_t> Revision() override;
+  [[nodiscard]] Result<std::vector<std::pair<std::uint64_t, Change>>> ChangesSince(
+      std::uint64_t after, std::size_t limit) override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<SqliteDb> db);
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;  // guarded by mu_
+};
+
+}  // namespace scaigrid::iam::store

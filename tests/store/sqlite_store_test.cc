@@ -1,0 +1,277 @@
+// SqliteStore-only tests: opening errors, migrations, the stored form of columns, concurrent
+// writers, and durability under kill -9. The behaviour every backend shares is in
+// store_conformance_test.cc.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite/sqlite_migrations.h"
+#include "store/store_test_util.h"
+#include "temp_dir.h"
+
+namespace scaigrid::iam::store {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Runs `sql` on the file through a separate raw connection; returns the first column of each
+// row as text.
+std::vector<std::string> RawQuery(const std::string& path, const std::string& sql) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "cannot open " << path;
+    sqlite3_close_v2(db);
+    return rows;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sqlite3_errmsg(db);
+  } else {
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      rows.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+    }
+    if (rc != SQLITE_DONE) ADD_FAILURE() << sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+  return rows;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
+
+  std::unique_ptr<SqliteStore> MustOpen() {
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+    EXPECT_THAT(store, IsOk());
+    return store ? *std::move(store) : nullptr;
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.path() + "/iam.db";
+};
+
+TEST_F(SqliteStoreTest, OpenCreatesTheFile) {
+  ASSERT_NE(MustOpen(), nullptr);
+  EXPECT_TRUE(std::filesystem::exists(path_));
+}
+
+TEST_F(SqliteStoreTest, OpenInAMissingDirectoryIsUnavailableNamingThePath) {
+  const std::string path = dir_.path() + "/missing/iam.db";
+  EXPECT_THAT(
+      SqliteStore::Open(path),
+      StatusIs(StatusCode::kUnavailable, AllOf(HasSubstr(path), HasSubstr("does not exist"))));
+}
+
+TEST_F(SqliteStoreTest, OpenOnAFileThatIsNotADatabaseFailsNamingThePath) {
+  std::ofstream(path_) << "this is not a database, just some text long enough to have a header";
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_THAT(store.error().message(), HasSubstr(path_));
+}
+
+TEST_F(SqliteStoreTest, UsesWalAndRecordsMigrationsOnce) {
+  ASSERT_NE(MustOpen(), nullptr);
+  ASSERT_NE(MustOpen(), nullptr);  // opening again applies nothing more
+  EXPECT_THAT(RawQuery(path_, "PRAGMA journal_mode"), ElementsAre("wal"));
+  EXPECT_THAT(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
+              ElementsAre(std::to_string(SqliteMigrations().size())));
+  EXPECT_THAT(RawQuery(path_, "SELECT count(*) FROM schema_migrations WHERE applied_at > 0"),
+              ElementsAre("1"));
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsFailedPreconditionNamingBothVersions) {
+  ASSERT_NE(MustOpen(), nullptr);
+  RawQuery(path_, "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)");
+  const std::string known = std::to_string(SqliteMigrations().size());
+  EXPECT_THAT(SqliteStore::Open(path_),
+              StatusIs(StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(path_), HasSubstr("schema version 99"),
+                             HasSubstr("version " + known))));
+}
+
+TEST_F(SqliteStoreTest, StoresPermissionsAsJsonArraysAndChangesAsCodecJson) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  const Change change{
+      .ops = {PutCustomRole{{.id = "r", .permissions = {"a:b", "c:*"}}}, PutApiKey{{.id = "k"}}},
+      .actor = "user:root",
+      .request_id = "req-9",
+      .at = 77};
+  ASSERT_THAT(store->Apply(change), IsOk());
+  EXPECT_THAT(RawQuery(path_, "SELECT permissions FROM custom_roles"),
+              ElementsAre(R"(["a:b","c:*"])"));
+  EXPECT_THAT(RawQuery(path_, "SELECT permissions FROM api_keys"), ElementsAre("[]"));
+  EXPECT_THAT(RawQuery(path_, "SELECT body FROM changes WHERE revision = 1"),
+              ElementsAre(EncodeChange(change)));
+  EXPECT_THAT(RawQuery(path_, "SELECT at || ' ' || actor || ' ' || request_id FROM changes"),
+              ElementsAre("77 user:root req-9"));
+}
+
+std::vector<std::string> ScopeNames(const State& state) {
+  std::vector<std::string> names;
+  for (const ScopeRow& scope : state.scopes) names.push_back(scope.scope);
+  return names;
+}
+
+TEST_F(SqliteStoreTest, ScopesLoadByDepthThenInsertionOrder) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Apply({.ops = {PutScope{{.scope = "project:p1", .parent = "tenant:t1"}},
+                                    PutScope{{.scope = "tenant:t2", .parent = "platform"}}}}),
+              IsOk());
+  ASSERT_THAT(store->Apply({.ops = {PutScope{{.scope = "tenant:t1", .parent = "partner:x"}},
+                                    PutScope{{.scope = "project:p2", .parent = "tenant:t2"}}}}),
+              IsOk());
+  ASSERT_THAT(store->Apply({.ops = {PutScope{{.scope = "partner:x", .parent = "platform"}}}}),
+              IsOk());
+  Result<State> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(ScopeNames(*state),
+              ElementsAre("tenant:t2", "partner:x", "tenant:t1", "project:p2", "project:p1"));
+}
+
+TEST_F(SqliteStoreTest, ScopeCycleStillLoadsEveryScope) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Apply({.ops = {PutScope{{.scope = "tenant:a", .parent = "tenant:b"}},
+                                    PutScope{{.scope = "tenant:b", .parent = "tenant:a"}},
+                                    PutScope{{.scope = "project:c", .parent = "tenant:a"}}}}),
+              IsOk());
+  Result<State> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(ScopeNames(*state), ElementsAre("tenant:b", "tenant:a", "project:c"));
+}
+
+TEST_F(SqliteStoreTest, ConcurrentAppliesGetDistinctDenseRevisions) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 25;
+  std::vector<std::vector<std::uint64_t>> revisions(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, &revisions, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const BindingId id = static_cast<BindingId>(t * kPerThread + i + 1);
+        Result<std::uint64_t> revision = store->Apply({.ops = {PutBinding{SampleBinding(id)}}});
+        if (revision) revisions[t].push_back(*revision);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<std::uint64_t> all;
+  for (const auto& some : revisions) all.insert(all.end(), some.begin(), some.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), std::size_t{kThreads * kPerThread});
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i + 1);
+  Result<State> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->bindings.size(), all.size());
+}
+
+TEST_F(SqliteStoreTest, TwoConnectionsOnOneFileTakeTurns) {
+  std::unique_ptr<SqliteStore> a = MustOpen();
+  std::unique_ptr<SqliteStore> b = MustOpen();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    SqliteStore& store = i % 2 == 1 ? *a : *b;
+    EXPECT_THAT(store.Apply({.ops = {PutBinding{SampleBinding(i)}}}), ::testing::Optional(i));
+  }
+  EXPECT_THAT(b->ChangesSince(0, 100), ::testing::Optional(::testing::SizeIs(10)));
+  EXPECT_THAT(a->Apply({.ops = {PutBinding{SampleBinding(2)}}}),
+              StatusIs(StatusCode::kAlreadyExists, HasSubstr("binding 2 already exists")));
+}
+
+// Reads exactly one revision from `fd`, waiting at most 60 s. False on end of file or timeout.
+bool ReadAck(int fd, std::uint64_t& revision) {
+  char* out = reinterpret_cast<char*>(&revision);
+  std::size_t have = 0;
+  while (have < sizeof revision) {
+    pollfd waiting{.fd = fd, .events = POLLIN, .revents = 0};
+    if (poll(&waiting, 1, 60'000) <= 0) return false;
+    const ssize_t n = read(fd, out + have, sizeof revision - have);
+    if (n <= 0) return false;
+    have += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// A child process applies one binding per change and acknowledges each returned revision on
+// a pipe; the parent SIGKILLs it mid-stream. Every acknowledged change must be there after.
+TEST_F(SqliteStoreTest, AcknowledgedChangesSurviveKill9) {
+  constexpr std::uint64_t kAcksBeforeKill = 200;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    close(fds[0]);
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+    if (!store) _exit(2);
+    for (BindingId id = 1;; ++id) {
+      Result<std::uint64_t> revision =
+          (*store)->Apply({.ops = {PutBinding{SampleBinding(id)}}, .actor = "user:child", .at = 1});
+      if (!revision) _exit(3);
+      const std::uint64_t ack = *revision;
+      if (write(fds[1], &ack, sizeof ack) != static_cast<ssize_t>(sizeof ack)) _exit(4);
+    }
+  }
+  close(fds[1]);
+  std::uint64_t last_ack = 0;
+  std::uint64_t acks = 0;
+  for (std::uint64_t revision = 0; acks < kAcksBeforeKill && ReadAck(fds[0], revision);) {
+    EXPECT_EQ(revision, last_ack + 1);
+    last_ack = revision;
+    ++acks;
+  }
+  kill(child, SIGKILL);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  close(fds[0]);
+  ASSERT_EQ(acks, kAcksBeforeKill) << "the child stopped early, exit status "
+                                   << (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1);
+  EXPECT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL);
+
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  Result<State> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_GE(state->revision, last_ack);
+  std::set<BindingId> ids;
+  for (const BindingRow& binding : state->bindings) ids.insert(binding.id);
+  for (BindingId id = 1; id <= last_ack; ++id) {
+    EXPECT_TRUE(ids.contains(id)) << "acknowledged binding " << id << " lost";
+  }
+  // Nothing half-applied: one binding and one log entry per revision, and the store goes on.
+  EXPECT_EQ(state->bindings.size(), state->revision);
+  EXPECT_THAT(store->ChangesSince(0, std::numeric_limits<std::size_t>::max()),
+              ::testing::Optional(::testing::SizeIs(state->revision)));
+  EXPECT_THAT(store->Apply({.ops = {DeleteBinding{1}}}), ::testing::Optional(state->revision + 1));
+}
+
+}  // namespace
+}  // namespace scaigrid::iam::store
