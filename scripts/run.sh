@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds, and runs `scaigrid-iam` with the given arguments.
-# With no arguments it decides a sample check offline, from the shipped manifests and
-# examples/policy.yaml, and explains the decision.
+# Installs every dependency, builds, and starts the server on its embedded default: SQLite
+# in ./data, listening on 127.0.0.1:8080. On the very first start it prints the first
+# super_admin API key (shown once). With arguments, runs `scaigrid-iam ARGS…` instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-if [ "$#" -eq 0 ]; then
-  set -- check --policy examples/policy.yaml --subject user:alice \
-    --permission scaiecho:transcribe --scope tenant:acme --explain
-fi
-exec ./build/src/cli/scaigrid-iam "$@"
+bin=./build/src/cli/scaigrid-iam
+if [ "$#" -gt 0 ]; then exec "$bin" "$@"; fi
+"$bin" bootstrap 2>/dev/null || echo "(already bootstrapped: the first key was shown at the first start)"
+exec "$bin" serve

@@ -3,12 +3,11 @@
 
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <boost/json.hpp>
 
 #include "api/api_handler.h"
+#include "api/openapi.h"
 #include "cli/commands.h"
 #include "http/http_server.h"
 #include "service/service.h"
@@ -21,7 +20,7 @@ struct ServeOptions {
   std::string data = "./data";
   std::string listen = "127.0.0.1:8080";
   std::string manifests = "manifests";
-  std::string openapi = "docs/openapi.json";
+  std::string openapi = "docs/openapi.yaml";
   int threads = 0;
   std::size_t body_limit = 1 << 20;
   std::string user = "user:admin";
@@ -72,11 +71,13 @@ int RunServe(const ServeOptions& o, CliContext& context) {
     PrintError(context.err, svc.error());
     return kExitError;
   }
+  // /openapi.json: the YAML document as JSON; a minimal document when it cannot be read.
   std::string openapi = R"({"openapi":"3.0.3","info":{"title":"ScaiGrid IAM","version":"unknown"},"paths":{}})";
-  if (std::ifstream in(o.openapi); in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    openapi = text.str();
+  if (auto doc = api::OpenApiJsonFromYaml(o.openapi)) {
+    openapi = std::move(*doc);
+  } else {
+    context.err << "scaigrid-iam: warning: /openapi.json serves a minimal document: " << doc.error().ToString()
+                << " (set --openapi)" << std::endl;
   }
   http::Metrics metrics;
   api::ApiHandler handler(**svc, &metrics, std::move(openapi));
@@ -134,7 +135,7 @@ void AddServeCommands(CLI::App& app, CliContext& context) {
   serve->add_option("--listen", o->listen, "ADDRESS:PORT to listen on")->envname("SCAIGRID_LISTEN")->capture_default_str();
   serve->add_option("--threads", o->threads, "Worker threads (0: one per core)")->envname("SCAIGRID_THREADS");
   serve->add_option("--body-limit", o->body_limit, "Largest request body, bytes")->envname("SCAIGRID_BODY_LIMIT")->capture_default_str();
-  serve->add_option("--openapi", o->openapi, "OpenAPI document served at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();
+  serve->add_option("--openapi", o->openapi, "OpenAPI document (YAML) served as JSON at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();
   serve->callback([o, &context] { context.exit_code = RunServe(*o, context); });
 
   CLI::App* bootstrap = app.add_subcommand("bootstrap", "Create the first super_admin API key (printed once)");

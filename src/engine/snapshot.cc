@@ -460,9 +460,14 @@ std::vector<Conflict> Snapshot::FindConflicts(PrincipalId principal, Time now) c
     const PrincipalNode& node = *principals_[who.value];
     // The largest sets are held at the scopes where bindings sit; check exactly those.
     std::vector<ScopeId> scopes;
+    // The catch-all admin roles hold every key by definition (the seeds give tenant_admin both
+    // keys of every constraint): constraints govern what other roles combine.
+    auto counts = [&](const Grant& g) {
+      return now < g.expires_at && g.role != kSuperAdmin && g.role != kPartnerAdmin && g.role != kTenantAdmin;
+    };
     auto collect = [&](const PrincipalNode& holder) {
       for (const Grant& g : holder.grants)
-        if (now < g.expires_at) scopes.push_back(g.scope);
+        if (counts(g)) scopes.push_back(g.scope);
     };
     collect(node);
     for (PrincipalId g : node.groups) collect(*principals_[g.value]);
@@ -473,7 +478,7 @@ std::vector<Conflict> Snapshot::FindConflicts(PrincipalId principal, Time now) c
       KeySet held;
       auto add = [&](const PrincipalNode& holder) {
         for (const Grant& g : holder.grants)
-          if (Covers(s, g.scope) && now < g.expires_at) held |= roles_[g.role.value]->keys;
+          if (Covers(s, g.scope) && counts(g)) held |= roles_[g.role.value]->keys;
       };
       add(node);
       for (PrincipalId g : node.groups) add(*principals_[g.value]);

@@ -282,6 +282,9 @@ TEST_F(SnapshotTest, SeparationOfDutiesConflicts) {
   EXPECT_EQ(c[0].constraint->name, "split");
   EXPECT_EQ(s->ScopeName(c[0].scope), "project:a1");
   EXPECT_EQ(s->FindConflicts(*s->FindPrincipal("group:approvers"), 0).size(), 1u) << "members are checked";
+  Bind(3, "user:boss", "tenant_admin", "tenant:a");
+  s = engine_->snapshot();
+  EXPECT_TRUE(s->FindConflicts(*s->FindPrincipal("user:boss"), 0).empty()) << "catch-all roles are exempt";
 }
 
 TEST_F(SnapshotTest, EscalationCheckListsMissingKeys) {

@@ -40,6 +40,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kLingerQuiet{500};
 constexpr std::chrono::milliseconds kLingerMax{2000};
 constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kDrainChunk = 64 << 10;
 constexpr std::size_t kMaxRequestIdLength = 128;
 
 bool IsValidRequestId(std::string_view id) {
@@ -67,6 +68,15 @@ std::string ToLower(std::string_view s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+// RFC 9110 token characters: what a field name may consist of.
+bool IsToken(std::string_view s) {
+  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSpecials.find(c) != std::string_view::npos;
+  });
 }
 
 bool IsSafeHeaderValue(std::string_view v) {
@@ -295,8 +305,8 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto& [name, value] : response.headers) {
       const std::string lower = ToLower(name);
       if (lower == "content-length" || lower == "transfer-encoding" || lower == "connection" ||
-          lower == "content-type" || lower == "x-request-id" || name.empty() ||
-          !IsSafeHeaderValue(name) || !IsSafeHeaderValue(value)) {
+          lower == "content-type" || lower == "x-request-id" || !IsToken(name) ||
+          !IsSafeHeaderValue(value)) {
         continue;
       }
       res.insert(name, value);
@@ -343,7 +353,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DrainSome() {
     stream_.expires_at(std::min(Clock::now() + kLingerQuiet, linger_deadline_));
     buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
+    stream_.async_read_some(buffer_.prepare(kDrainChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->CloseNow();
                               self->DrainSome();

@@ -115,7 +115,8 @@ std::optional<std::int64_t> JsonArgs::Int(std::string_view field, std::int64_t m
 
 Status JsonArgs::Finish() {
   if (problems_.empty()) return Status::Ok();
-  std::string message = problems_.size() == 1 ? problems_[0] : std::to_string(problems_.size()) + " problems in the request";
+  if (problems_.size() == 1) return Status::InvalidArgument(std::move(problems_[0]));
+  std::string message = std::to_string(problems_.size()) + " problems in the request";
   return Status::InvalidArgument(std::move(message), std::move(problems_));
 }
 

@@ -86,9 +86,9 @@ class Client {
     return true;
   }
 
-  // Reads one response (Content-Length framed, or no body for 1xx). nullopt on close,
-  // error or deadline.
-  std::optional<Response> Read() {
+  // Reads one response (Content-Length framed; no body for 1xx or a HEAD). nullopt on
+  // close, error or deadline.
+  std::optional<Response> Read(bool head_request = false) {
     const auto deadline = Clock::now() + kDeadline;
     std::size_t header_end;
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -113,7 +113,7 @@ class Client {
       value.erase(0, value.find_first_not_of(' '));
       r.headers[name] = value;
     }
-    if (r.status >= 200) {
+    if (r.status >= 200 && !head_request) {
       const std::size_t length =
           std::stoul(r.Header("content-length").empty() ? "0" : r.Header("content-length"));
       while (buffer_.size() < length) {
@@ -283,6 +283,18 @@ TEST_F(HttpServerTest, PipelinedRequestsAnsweredInOrder) {
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->Json().at("path").as_string(), path);
   }
+}
+
+TEST_F(HttpServerTest, HeadResponseHasLengthButNoBody) {
+  Client c(StartServer());
+  ASSERT_TRUE(c.Send("HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto head = c.Read(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_NE(head->Header("content-length"), "0");
+  auto next = c.Request(Get("/after-head"));  // framing intact: no stray body bytes
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->Json().at("path").as_string(), "/after-head");
 }
 
 TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {

@@ -203,7 +203,9 @@ class Snapshot {
 
   // Separation-of-duties conflicts of `principal` (for a group: of the group and of each of
   // its members): scopes where it would hold both keys of a constraint through bindings
-  // that have not expired (bindings that start later count: they will apply).
+  // that have not expired (bindings that start later count: they will apply). Grants of the
+  // catch-all roles (super_admin, partner_admin, tenant_admin) do not count: they hold every
+  // key by definition.
   std::vector<Conflict> FindConflicts(PrincipalId principal, Time now) const;
 
   // The keys of `wanted` that `actor` does not hold at `scope` (empty: it may hand them out).
