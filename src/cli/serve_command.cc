@@ -1,7 +1,9 @@
 // `scaigrid-iam serve` and `scaigrid-iam bootstrap`: the server on its SQLite store.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 
 #include <boost/json.hpp>
@@ -24,7 +26,48 @@ struct ServeOptions {
   int threads = 0;
   std::size_t body_limit = 1 << 20;
   std::string user = "user:admin";
+  std::string config;
 };
+
+// Applies a configuration file to the options of `cmd` that neither the command line nor
+// the environment set. Format: `key = value` per line (TOML/INI style: quotes optional,
+// `#`/`;` comments and `[section]` lines ignored), keys named like the long flags.
+// Errors: kNotFound (unreadable file), kInvalidArgument naming FILE:LINE for an unknown key,
+// a malformed line or a bad value.
+Status ApplyConfigFile(const std::string& path, CLI::App& cmd) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read configuration file '" + path + "'");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    auto trim = [](std::string v) {
+      size_t b = v.find_first_not_of(" \t\r"), e = v.find_last_not_of(" \t\r");
+      return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+    };
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';' || line[0] == '[') continue;
+    size_t eq = line.find('=');
+    std::string where = path + ":" + std::to_string(number) + ": ";
+    if (eq == std::string::npos) return Status::InvalidArgument(where + "expected key = value");
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    std::replace(key.begin(), key.end(), '_', '-');
+    CLI::Option* opt = cmd.get_option_no_throw("--" + key);
+    if (opt == nullptr || key == "config") return Status::InvalidArgument(where + "unknown key '" + key + "'");
+    bool from_env = !opt->get_envname().empty() && std::getenv(opt->get_envname().c_str()) != nullptr;
+    if (opt->count() > 0 || from_env) continue;  // the command line and the environment win
+    try {
+      opt->add_result(value);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      return Status::InvalidArgument(where + "bad value for '" + key + "': " + e.what());
+    }
+  }
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, const Clock& clock) {
   std::error_code ec;
@@ -130,13 +173,23 @@ void AddDataOptions(CLI::App& cmd, ServeOptions& o) {
 void AddServeCommands(CLI::App& app, CliContext& context) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand("serve", "Run the HTTP API server on the embedded SQLite store");
-  serve->set_config("--config", "", "Configuration file (TOML or INI: keys named like the flags)");
+  serve->add_option("--config", o->config, "Configuration file: `key = value` lines, keys named like the flags")
+      ->envname("SCAIGRID_CONFIG");
   AddDataOptions(*serve, *o);
   serve->add_option("--listen", o->listen, "ADDRESS:PORT to listen on")->envname("SCAIGRID_LISTEN")->capture_default_str();
   serve->add_option("--threads", o->threads, "Worker threads (0: one per core)")->envname("SCAIGRID_THREADS");
   serve->add_option("--body-limit", o->body_limit, "Largest request body, bytes")->envname("SCAIGRID_BODY_LIMIT")->capture_default_str();
   serve->add_option("--openapi", o->openapi, "OpenAPI document (YAML) served as JSON at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();
-  serve->callback([o, &context] { context.exit_code = RunServe(*o, context); });
+  serve->callback([o, serve, &context] {
+    if (!o->config.empty()) {
+      if (Status s = ApplyConfigFile(o->config, *serve); !s.ok()) {
+        PrintError(context.err, s);
+        context.exit_code = kExitError;
+        return;
+      }
+    }
+    context.exit_code = RunServe(*o, context);
+  });
 
   CLI::App* bootstrap = app.add_subcommand("bootstrap", "Create the first super_admin API key (printed once)");
   AddDataOptions(*bootstrap, *o);
