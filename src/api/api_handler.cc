@@ -28,6 +28,9 @@ using Action = std::function<Result<json::object>(const Caller&, const Params&, 
 
 Result<json::value> ParseBody(const HttpRequest& req) {
   if (req.body.empty()) return Err(Status::InvalidArgument("the request needs a JSON body"));
+  if (http::ToValidUtf8(req.body) != req.body) {
+    return Err(Status::InvalidArgument("the request body is not valid UTF-8 (JSON text must be UTF-8)").WithReason("malformed_json"));
+  }
   json::parse_options opts;
   opts.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
@@ -188,6 +191,7 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
   std::vector<std::string_view> segments = Split(req.path);
   const Route* match = nullptr;
   bool path_matched = false;
+  std::string allowed;  // methods of the routes whose path matched
   Params params;
   for (const Route& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
@@ -205,14 +209,19 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
     }
     if (!ok) continue;
     path_matched = true;
-    if (route.method != req.method) continue;
+    if (route.method != req.method) {
+      allowed += (allowed.empty() ? "" : ", ") + route.method;
+      continue;
+    }
     match = &route;
     params.path = std::move(values);
     break;
   }
   if (match == nullptr) {
-    HttpResponse r = path_matched ? http::ErrorResponse(405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path)
-                                  : http::ErrorResponse(404, "not_found", "no such endpoint");
+    if (!path_matched) return http::ErrorResponse(404, "not_found", "no such endpoint");
+    HttpResponse r = http::ErrorResponse(405, "method_not_allowed",
+                                         "method " + req.method.substr(0, 16) + " is not allowed here; allowed: " + allowed);
+    r.headers.push_back({"Allow", allowed});
     return r;
   }
   auto respond = [&](HttpResponse r) {

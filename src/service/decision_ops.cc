@@ -85,7 +85,9 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
     has_resource = true;
   }
   if (subject && token) args.Problem("give 'subject' or 'token', not both");
-  if (!scope && c.restrict_scope.empty()) args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  if (args.Raw("scope") == nullptr && c.restrict_scope.empty()) {
+    args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  }
   SCAIGRID_RETURN_IF_ERROR(args.Finish());
   std::string where = scope ? *scope : c.restrict_scope;
 
@@ -106,7 +108,12 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
   } else if (subject && *subject != c.principal) {
     if (auto ref = PrincipalRef::Parse(*subject); !ref) return Err(ref.error());
     if (auto ref = ScopeRef::Parse(where); !ref) return Err(ref.error());
-    if (s.FindScope(where)) SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:check", where, now));
+    // Asking about someone else: iam:check there. A scope the caller cannot see is 404,
+    // like a missing one, so other tenants' scopes cannot be probed.
+    if (s.FindScope(where) && !Holds(s, c, "iam:check", where, now)) {
+      if (!Holds(s, c, "iam:scopes:read", where, now)) return Err(Hidden("scope", where));
+      return Err(Require(s, c, "iam:check", where, now));
+    }
     who = Caller{*subject};
   }
   auto restriction = CallerRestriction(s, who);

@@ -131,12 +131,14 @@ Result<json::object> IamService::CreateBinding(const Caller& c, const json::valu
   auto expires = args.TimeField("expires_at");
   auto not_before = args.TimeField("not_before");
   auto justification = args.String("justification", false, 2000);
-  if (!scope && c.restrict_scope.empty()) args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  if (args.Raw("scope") == nullptr && c.restrict_scope.empty()) {
+    args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  }
   if (subject) {
-    if (auto ref = PrincipalRef::Parse(*subject); !ref) args.Problem(ref.error().message());
+    if (auto ref = PrincipalRef::Parse(*subject); !ref) args.Problem("field 'subject': " + ref.error().message());
   }
   if (scope) {
-    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem(ref.error().message());
+    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem("field 'scope': " + ref.error().message());
   }
   SCAIGRID_RETURN_IF_ERROR(args.Finish());
   store::BindingRow row{std::stoull(auth::RandomHex(7), nullptr, 16), *subject, *role, scope ? *scope : c.restrict_scope,
@@ -189,6 +191,7 @@ Result<json::object> IamService::ListBindings(const Caller& c, std::string_view 
   const Snapshot& s = *st->snapshot;
   Time now = clock_.Now();
   std::vector<BindingView> views;
+  if (scope.empty() && subject.empty()) scope = c.restrict_scope;  // SPEC §7: the key's scope
   if (!scope.empty()) {
     if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
     auto sid = s.FindScope(scope);
@@ -241,11 +244,11 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
   auto expires = args.TimeField("expires_at");
   if (owner) {
     auto ref = PrincipalRef::Parse(*owner);
-    if (!ref) args.Problem(ref.error().message());
+    if (!ref) args.Problem("field 'owner': " + ref.error().message());
     else if (ref->kind == PrincipalKind::kGroup) args.Problem("an API key is owned by a user or a service account, not a group");
   }
   if (scope) {
-    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem(ref.error().message());
+    if (auto ref = ScopeRef::Parse(*scope); !ref) args.Problem("field 'scope': " + ref.error().message());
   }
   SCAIGRID_RETURN_IF_ERROR(args.Finish());
   auth::NewApiKey key = auth::GenerateApiKey();

@@ -68,7 +68,9 @@ Result<json::object> IamService::CreateCustomRole(const Caller& c, const json::v
   auto perms = args.Strings("module_permissions", true, 500);
   auto description = args.String("description", false, 2000);
   auto scope = args.String("scope", false, 200);
-  if (!scope && c.restrict_scope.empty()) args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  if (args.Raw("scope") == nullptr && c.restrict_scope.empty()) {
+    args.Problem("missing field 'scope' (the credential has no scope to default to)");
+  }
   if (name && name->empty()) args.Problem("field 'name' must not be empty");
   if (perms && perms->empty()) args.Problem("field 'module_permissions' must name at least one permission");
   SCAIGRID_RETURN_IF_ERROR(args.Finish());

@@ -197,7 +197,7 @@ class BadInputTest(harness.ApiTestCase):
         }
         for path, raw in bodies.items():
             with self.subTest(path=path):
-                self.refused(path, 400, "malformed_json", ["JSON"], raw_body=raw,
+                self.refused(path, 400, "malformed_json", ["UTF-8"], raw_body=raw,
                              headers={"Content-Type": "application/json"}, what="invalid UTF-8")
         # A lone surrogate written as a JSON escape is not valid Unicode either.
         for path, raw in (("/v1/iam/bindings", '{"subject": "user:\\ud800", "role": "tenant_viewer", "scope": "tenant:bad"}'),
