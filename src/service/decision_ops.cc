@@ -49,8 +49,9 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
     SCAIGRID_RETURN_IF_ERROR(args.Finish());
     json::array results;
     std::uint64_t revision = 0;
+    auto st = state();  // the whole batch is answered on one snapshot
     for (const json::value& one : list->get_array()) {
-      auto r = Check(c, one);
+      auto r = CheckOne(c, one, st);
       if (!r) {  // one bad check fails the batch: nothing is half-answered
         Status s = r.error();
         return Err(Status(s.code(), "check " + std::to_string(results.size()) + ": " + s.message(), s.details())
@@ -65,6 +66,11 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
     return out;
   }
 
+  return CheckOne(c, body, nullptr);
+}
+
+Result<json::object> IamService::CheckOne(const Caller& c, const json::value& body,
+                                          std::shared_ptr<const ServiceState> st) {
   JsonArgs args(body, {"subject", "token", "permission", "scope", "resource", "audit", "min_revision", "explain"});
   auto subject = args.String("subject", false, 300);
   auto token = args.String("token", false, 300);
@@ -91,11 +97,15 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
   SCAIGRID_RETURN_IF_ERROR(args.Finish());
   std::string where = scope ? *scope : c.restrict_scope;
 
-  auto st = state();
+  if (!st) st = state();
   if (min_revision && static_cast<std::uint64_t>(*min_revision) > st->snapshot->revision()) {
-    return Err(Status(StatusCode::kUnavailable, "this node is at revision " + std::to_string(st->snapshot->revision()) +
-                                                    ", older than min_revision " + std::to_string(*min_revision))
-                   .WithReason("revision_not_reached"));
+    st = WaitForRevision(static_cast<std::uint64_t>(*min_revision));
+    if (static_cast<std::uint64_t>(*min_revision) > st->snapshot->revision()) {
+      return Err(Status(StatusCode::kUnavailable,
+                        "this node is at revision " + std::to_string(st->snapshot->revision()) +
+                            " and did not reach min_revision " + std::to_string(*min_revision) + " in time")
+                     .WithReason("revision_not_reached"));
+    }
   }
   const Snapshot& s = *st->snapshot;
   Time now = clock_.Now();

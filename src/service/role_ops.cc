@@ -122,7 +122,7 @@ Result<json::object> IamService::PatchCustomRole(const Caller& c, std::string_vi
     if (current == nullptr || !Holds(s, c, "iam:roles:read", current->scope, t.now)) return Hidden("custom role", id);
     SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:roles:manage", current->scope, t.now));
     std::string etag = "\"" + std::to_string(current->version) + "\"";
-    if (!if_match.empty() && if_match != etag && if_match != std::to_string(current->version)) {
+    if (!if_match.empty() && if_match != "*" && if_match != etag && if_match != std::to_string(current->version)) {
       return Status::FailedPrecondition("custom role " + Quote(id) + " changed since you read it: its etag is " + etag + ", not " + std::string(if_match))
           .WithReason("stale_etag");
     }
@@ -130,6 +130,10 @@ Result<json::object> IamService::PatchCustomRole(const Caller& c, std::string_vi
     if (name) row.name = *name;
     if (perms) row.permissions = *perms;
     if (description) row.description = *description;
+    if (row.name == current->name && row.permissions == current->permissions &&
+        row.description == current->description) {
+      return Status::Ok();  // nothing changes: no new version, no new revision
+    }
     row.version++;
     row.updated_at = t.now;
     SCAIGRID_RETURN_IF_ERROR(t.mutation.PutCustomRole({row.id, row.name, row.description, row.scope, row.permissions}));

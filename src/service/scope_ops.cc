@@ -153,6 +153,8 @@ Result<json::object> IamService::GetModule(const Caller&, std::string_view modul
 }
 
 Result<json::object> IamService::PutModule(const Caller& c, std::string_view module, std::string_view text) {
+  // The gate first: only those who may register modules learn what is wrong with one.
+  SCAIGRID_RETURN_IF_ERROR(Require(*state()->snapshot, c, "iam:modules:manage", "platform", clock_.Now()));
   auto manifest = ParseManifest(text, "request body");
   if (!manifest) return Err(manifest.error());
   if (manifest->module != module) {

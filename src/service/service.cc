@@ -152,7 +152,17 @@ Status IamService::LoadFromStore() {
 }
 
 void IamService::Publish(std::shared_ptr<const ServiceState> next) {
-  state_.store(std::move(next), std::memory_order_release);
+  {
+    std::lock_guard lock(publish_mu_);
+    state_.store(std::move(next), std::memory_order_release);
+  }
+  published_.notify_all();
+}
+
+std::shared_ptr<const ServiceState> IamService::WaitForRevision(std::uint64_t revision) const {
+  std::unique_lock lock(publish_mu_);
+  published_.wait_for(lock, options_.min_revision_wait, [&] { return state()->snapshot->revision() >= revision; });
+  return state();
 }
 
 Result<Caller> IamService::Authenticate(std::string_view bearer) const {

@@ -14,6 +14,8 @@
 #include <boost/json/value.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +39,8 @@ struct Caller {
 
 struct ServiceOptions {
   std::string manifests_dir = "manifests";  // registered when the store has no modules yet
+  // How long a check with `min_revision` waits for this node to reach it before 503.
+  std::chrono::milliseconds min_revision_wait{1000};
 };
 
 // What readers see, published as one unit.
@@ -54,6 +58,10 @@ class IamService {
 
   std::shared_ptr<const ServiceState> state() const { return state_.load(std::memory_order_acquire); }
   std::uint64_t revision() const { return state()->snapshot->revision(); }
+
+  // Waits until the published revision is at least `revision`, for at most the configured
+  // min_revision_wait. Returns the state then current (which may still be older).
+  std::shared_ptr<const ServiceState> WaitForRevision(std::uint64_t revision) const;
 
   // A bearer secret to a caller. kUnauthenticated when missing, unknown, expired or revoked.
   Result<Caller> Authenticate(std::string_view bearer) const;
@@ -111,6 +119,9 @@ class IamService {
 
  private:
   Result<json::object> CreateOwned(const Caller& c, PrincipalKind kind, const json::value& body);
+  // One check (never a batch) on `st`, or on the current state when null.
+  Result<json::object> CheckOne(const Caller& c, const json::value& body,
+                                std::shared_ptr<const ServiceState> st);
   IamService(std::unique_ptr<store::Store> store, ServiceOptions options, const Clock& clock);
   Status LoadFromStore();
   // Runs `build` on a transaction of the current state; persists and publishes it.
@@ -122,6 +133,8 @@ class IamService {
   const Clock& clock_;
   std::mutex write_mu_;
   std::atomic<std::shared_ptr<const ServiceState>> state_;
+  mutable std::mutex publish_mu_;  // only for WaitForRevision
+  mutable std::condition_variable published_;
 };
 
 }  // namespace scaigrid::iam::service
