@@ -117,6 +117,13 @@ ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::st
   });
   add("PUT", "/v1/iam/groups/{id}/members/{principal}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.AddMember(c, p.path[0], p.path[1]); });
   add("DELETE", "/v1/iam/groups/{id}/members/{principal}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.RemoveMember(c, p.path[0], p.path[1]); });
+  for (auto [plural, kind] : {std::pair{"groups", PrincipalKind::kGroup}, std::pair{"service-accounts", PrincipalKind::kServiceAccount}}) {
+    std::string base = std::string("/v1/iam/") + plural;
+    add("GET", base, 200, [this, kind](const Caller& c, const Params& p, const HttpRequest&) { return service_.ListOwned(c, kind, p.Query("tenant")); });
+    add("GET", base + "/{id}", 200, [this, kind](const Caller& c, const Params& p, const HttpRequest&) { return service_.GetOwned(c, kind, p.path[0]); });
+    add("DELETE", base + "/{id}", 200, [this, kind](const Caller& c, const Params& p, const HttpRequest&) { return service_.DeleteOwned(c, kind, p.path[0]); });
+  }
+  add("GET", "/v1/iam/api-keys", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.ListApiKeys(c, p.Query("owner")); });
   add("POST", "/v1/iam/service-accounts", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
     auto body = ParseBody(req);
     if (!body) return Err(body.error());

@@ -193,6 +193,27 @@ expect_out '^  members:write:kick$'
 run roles "${COMMON[@]}" --scope tenant:acme
 expect_out '^tenant_admin \(built-in, "Tenant admin"\): catch-all'
 
+# serve --config: unknown keys and malformed lines are errors naming FILE:LINE; nothing starts.
+printf '# comment\nlisten = "127.0.0.1:0"\nlisen = "oops"\n' >"$TMP/bad.toml"
+run serve --data "$TMP/data" --manifests "$MANIFESTS" --config "$TMP/bad.toml"
+expect_rc 1
+expect_err "bad.toml:3: unknown key 'lisen'"
+printf 'just words\n' >"$TMP/bad2.toml"
+run serve --data "$TMP/data" --manifests "$MANIFESTS" --config "$TMP/bad2.toml"
+expect_rc 1
+expect_err "bad2.toml:1: expected key = value"
+run serve --data "$TMP/data" --manifests "$MANIFESTS" --listen nonsense
+expect_rc 1
+expect_err "--listen must be ADDRESS:PORT"
+
+# bootstrap: the key is printed once; a second bootstrap refuses.
+run bootstrap --data "$TMP/boot" --manifests "$MANIFESTS" --user user:root
+expect_rc 0
+expect_out '^export SCAIGRID_API_KEY=sgk_'
+run bootstrap --data "$TMP/boot" --manifests "$MANIFESTS" --user user:root
+expect_rc 1
+expect_err 'already bootstrapped'
+
 if [ "$FAILURES" -ne 0 ]; then
   echo "$FAILURES failure(s)" >&2
   exit 1

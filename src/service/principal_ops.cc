@@ -323,3 +323,128 @@ Result<json::object> IamService::RevokeApiKey(const Caller& c, std::string_view 
 }
 
 }  // namespace scaigrid::iam::service
+
+namespace scaigrid::iam::service {
+
+Result<json::object> IamService::GetOwned(const Caller& c, PrincipalKind kind, std::string_view id) {
+  auto st = state();
+  std::string principal = PrincipalRef{kind, std::string(id)}.ToString();
+  auto row = VisiblePrincipal(nullptr, *st, c, principal, clock_.Now());
+  if (!row) return Err(row.error());
+  json::object out;
+  out["id"] = std::string(id);
+  out["principal"] = principal;
+  out["tenant"] = (*row)->tenant;
+  out["name"] = (*row)->name;
+  out["created_at"] = TimeToJson((*row)->created_at);
+  const Snapshot& s = *st->snapshot;
+  if (auto p = s.FindPrincipal(principal)) {
+    json::array list;
+    for (PrincipalId m : kind == PrincipalKind::kGroup ? s.MembersOf(*p) : s.GroupsOf(*p)) list.emplace_back(s.PrincipalName(m));
+    out[kind == PrincipalKind::kGroup ? "members" : "groups"] = std::move(list);
+  }
+  out["revision"] = s.revision();
+  return out;
+}
+
+Result<json::object> IamService::ListOwned(const Caller& c, PrincipalKind kind, std::string_view tenant_id) {
+  std::string tenant = tenant_id.empty() ? c.restrict_scope : "tenant:" + std::string(tenant_id);
+  if (tenant.empty()) return Err(Status::InvalidArgument("missing query parameter 'tenant'"));
+  if (auto ref = ScopeRef::Parse(tenant); !ref || ref->kind != ScopeKind::kTenant) {
+    return Err(Status::InvalidArgument("query parameter 'tenant' must be a tenant id, not " + Quote(tenant)));
+  }
+  auto st = state();
+  if (!st->snapshot->FindScope(tenant) || !Holds(*st->snapshot, c, ReadKeyFor(kind), tenant, clock_.Now())) {
+    return Err(Hidden("scope", tenant));
+  }
+  std::vector<const store::PrincipalRow*> rows;
+  st->directory.principals.ForEach([&](const std::string& name, const store::PrincipalRow& row) {
+    if (row.tenant == tenant && PrincipalRef::Parse(name)->kind == kind) rows.push_back(&row);
+  });
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->principal < b->principal; });
+  json::array items;
+  for (auto* r : rows) {
+    json::object o;
+    o["principal"] = r->principal;
+    o["name"] = r->name;
+    o["created_at"] = TimeToJson(r->created_at);
+    items.push_back(std::move(o));
+  }
+  json::object out;
+  out["tenant"] = tenant;
+  out["items"] = std::move(items);
+  out["revision"] = st->snapshot->revision();
+  return out;
+}
+
+Result<json::object> IamService::DeleteOwned(const Caller& c, PrincipalKind kind, std::string_view id) {
+  std::string principal = PrincipalRef{kind, std::string(id)}.ToString();
+  auto rev = Commit(c, [&](Txn& t) -> Status {
+    auto row = VisiblePrincipal(&t, t.base, c, principal, t.now);
+    if (!row) return row.error();
+    SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, ManageKeyFor(kind), (*row)->tenant, t.now));
+    const Snapshot& s = *t.base.snapshot;
+    if (auto p = s.FindPrincipal(principal)) {
+      for (const BindingView& b : s.BindingsOf(*p)) t.directory.bindings.Erase(std::to_string(b.id), t.epoch);
+    }
+    SCAIGRID_RETURN_IF_ERROR(t.mutation.RemovePrincipal(principal));
+    t.change.ops.push_back(store::DeletePrincipal{principal});
+    t.directory.principals.Erase(principal, t.epoch);
+    // A deleted service account's keys die with it.
+    std::vector<store::ApiKeyRow> keys;
+    t.base.directory.api_keys.ForEach([&](const std::string&, const store::ApiKeyRow& k) {
+      if (k.owner == principal && k.revoked_at == 0) keys.push_back(k);
+    });
+    for (store::ApiKeyRow& k : keys) {
+      k.revoked_at = t.now;
+      t.change.ops.push_back(store::RevokeApiKey{k.id, t.now});
+      t.directory.api_keys.Put(k.id, k, t.epoch);
+    }
+    return Status::Ok();
+  });
+  if (!rev) return Err(rev.error());
+  json::object out;
+  out["deleted"] = principal;
+  out["revision"] = *rev;
+  return out;
+}
+
+Result<json::object> IamService::ListApiKeys(const Caller& c, std::string_view owner) {
+  std::string who = owner.empty() ? c.principal : std::string(owner);
+  if (auto ref = PrincipalRef::Parse(who); !ref) return Err(ref.error());
+  auto st = state();
+  Time now = clock_.Now();
+  json::array items;
+  std::vector<const store::ApiKeyRow*> rows;
+  st->directory.api_keys.ForEach([&](const std::string&, const store::ApiKeyRow& k) {
+    if (k.owner != who) return;
+    if (k.owner != c.principal) {
+      std::string gate = k.scope.empty() ? "platform" : k.scope;
+      if (const store::PrincipalRow* sa = st->directory.principals.Find(k.owner); sa && k.scope.empty()) gate = sa->tenant;
+      if (!Holds(*st->snapshot, c, "iam:api_keys:read", gate, now)) return;
+    }
+    rows.push_back(&k);
+  });
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->created_at != b->created_at ? a->created_at < b->created_at : a->id < b->id; });
+  for (auto* k : rows) {
+    json::object o;
+    o["id"] = k->id;
+    o["owner"] = k->owner;
+    o["name"] = k->name;
+    json::array p;
+    for (const auto& x : k->permissions) p.emplace_back(x);
+    o["permissions"] = std::move(p);
+    o["scope"] = k->scope.empty() ? json::value(nullptr) : json::value(k->scope);
+    o["expires_at"] = TimeToJson(k->expires_at);
+    o["created_at"] = TimeToJson(k->created_at);
+    o["revoked_at"] = k->revoked_at == 0 ? json::value(nullptr) : TimeToJson(k->revoked_at);
+    items.push_back(std::move(o));
+  }
+  json::object out;
+  out["owner"] = who;
+  out["items"] = std::move(items);
+  out["revision"] = st->snapshot->revision();
+  return out;
+}
+
+}  // namespace scaigrid::iam::service

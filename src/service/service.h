@@ -96,6 +96,12 @@ class IamService {
   Result<json::object> AddMember(const Caller& c, std::string_view group_id, std::string_view member);
   Result<json::object> RemoveMember(const Caller& c, std::string_view group_id, std::string_view member);
   Result<json::object> CreateServiceAccount(const Caller& c, const json::value& body);
+  // Groups and service accounts alike (kind): read one (with members / groups), list a
+  // tenant's (`tenant` id, default: the credential's scope), delete one with its bindings
+  // and memberships (a service account's API keys are revoked with it).
+  Result<json::object> GetOwned(const Caller& c, PrincipalKind kind, std::string_view id);
+  Result<json::object> ListOwned(const Caller& c, PrincipalKind kind, std::string_view tenant);
+  Result<json::object> DeleteOwned(const Caller& c, PrincipalKind kind, std::string_view id);
 
   // ---- Bindings.
   Result<json::object> CreateBinding(const Caller& c, const json::value& body);
@@ -105,6 +111,8 @@ class IamService {
   // ---- API keys.
   Result<json::object> CreateApiKey(const Caller& c, const json::value& body);
   Result<json::object> RevokeApiKey(const Caller& c, std::string_view id);
+  // The keys of `owner` (default: the caller), without secrets or hashes.
+  Result<json::object> ListApiKeys(const Caller& c, std::string_view owner);
 
   // ---- Decisions. `body` is one check or {"checks": […]}.
   Result<json::object> Check(const Caller& c, const json::value& body);
