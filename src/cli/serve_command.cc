@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "api/api_handler.h"
 #include "api/openapi.h"
 #include "cli/commands.h"
@@ -27,6 +29,7 @@ struct ServeOptions {
   std::size_t body_limit = 1 << 20;
   std::string user = "user:admin";
   std::string config;
+  std::string log_level = "info";
 };
 
 // Applies a configuration file to the options of `cmd` that neither the command line nor
@@ -97,6 +100,7 @@ Result<std::pair<std::string, std::uint16_t>> ParseListen(const std::string& lis
 }
 
 int RunServe(const ServeOptions& o, CliContext& context) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
   auto listen = ParseListen(o.listen);
   if (!listen) {
     PrintError(context.err, listen.error());
@@ -177,6 +181,10 @@ void AddServeCommands(CLI::App& app, CliContext& context) {
       ->envname("SCAIGRID_CONFIG");
   AddDataOptions(*serve, *o);
   serve->add_option("--listen", o->listen, "ADDRESS:PORT to listen on")->envname("SCAIGRID_LISTEN")->capture_default_str();
+  serve->add_option("--log-level", o->log_level, "trace, debug (one line per request), info, warn, error or off")
+      ->envname("SCAIGRID_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
   serve->add_option("--threads", o->threads, "Worker threads (0: one per core)")->envname("SCAIGRID_THREADS");
   serve->add_option("--body-limit", o->body_limit, "Largest request body, bytes")->envname("SCAIGRID_BODY_LIMIT")->capture_default_str();
   serve->add_option("--openapi", o->openapi, "OpenAPI document (YAML) served as JSON at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();
