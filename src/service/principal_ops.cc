@@ -349,7 +349,9 @@ Result<json::object> IamService::GetOwned(const Caller& c, PrincipalKind kind, s
 
 Result<json::object> IamService::ListOwned(const Caller& c, PrincipalKind kind, std::string_view tenant_id) {
   std::string tenant = tenant_id.empty() ? c.restrict_scope : "tenant:" + std::string(tenant_id);
-  if (tenant.empty()) return Err(Status::InvalidArgument("missing query parameter 'tenant'"));
+  if (tenant_id.empty() && (tenant.empty() || ScopeRef::Parse(tenant)->kind != ScopeKind::kTenant)) {
+    return Err(Status::InvalidArgument("missing query parameter 'tenant' (the credential is not scoped to a tenant)"));
+  }
   if (auto ref = ScopeRef::Parse(tenant); !ref || ref->kind != ScopeKind::kTenant) {
     return Err(Status::InvalidArgument("query parameter 'tenant' must be a tenant id, not " + Quote(tenant)));
   }
@@ -385,6 +387,16 @@ Result<json::object> IamService::DeleteOwned(const Caller& c, PrincipalKind kind
     SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, ManageKeyFor(kind), (*row)->tenant, t.now));
     const Snapshot& s = *t.base.snapshot;
     if (auto p = s.FindPrincipal(principal)) {
+      // Its bindings go with it, so the caller must be able to remove each of them.
+      size_t out_of_reach = 0;
+      for (const BindingView& b : s.BindingsOf(*p))
+        if (!Holds(s, c, "iam:bindings:manage", s.ScopeName(b.scope), t.now)) ++out_of_reach;
+      if (out_of_reach > 0) {
+        return Status::FailedPrecondition(principal + " has " + std::to_string(out_of_reach) +
+                                          " binding(s) at scopes where you may not manage bindings; "
+                                          "an administrator there must remove them first")
+            .WithReason("in_use");
+      }
       for (const BindingView& b : s.BindingsOf(*p)) t.directory.bindings.Erase(std::to_string(b.id), t.epoch);
     }
     SCAIGRID_RETURN_IF_ERROR(t.mutation.RemovePrincipal(principal));

@@ -205,6 +205,154 @@ class EndpointsTest(harness.ApiTestCase):
         self.assertEqual(me["principal"], "service_account:ep-bot")
         self.assertEqual([p["permission"] for p in me["permissions"]], ["scaiecho:transcribe"])
 
+    def test_list_groups_and_service_accounts_of_a_tenant(self):
+        self.make_tenant("ep-lst")
+        self.make_tenant("ep-lst-other")
+        self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-lst-g2", "tenant": "ep-lst", "name": "Second"})
+        self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-lst-g1", "tenant": "ep-lst", "name": "First"})
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "ep-lst-sa", "tenant": "ep-lst", "name": "Bot"})
+        self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-lst-elsewhere", "tenant": "ep-lst-other"})
+
+        groups = self.expect(200, "GET", "/v1/iam/groups?tenant=ep-lst")
+        self.assertEqual(groups["tenant"], "tenant:ep-lst")
+        self.assertRevision(groups)
+        self.assertEqual([(g["principal"], g["name"]) for g in groups["items"]],
+                         [("group:ep-lst-g1", "First"), ("group:ep-lst-g2", "Second")])
+        for g in groups["items"]:
+            self.assertIsInstance(g["created_at"], str, g)
+        sas = self.expect(200, "GET", "/v1/iam/service-accounts?tenant=ep-lst")
+        self.assertEqual(sas["tenant"], "tenant:ep-lst")
+        self.assertRevision(sas)
+        self.assertEqual([(s["principal"], s["name"]) for s in sas["items"]], [("service_account:ep-lst-sa", "Bot")])
+        self.assertIsInstance(sas["items"][0]["created_at"], str)
+
+        # No tenant: the key's scope; an unrestricted key has none (400).
+        own_admin = self.make_tenant_admin("ep-lst", "user:ep-lst-admin")
+        by_default = self.expect(200, "GET", "/v1/iam/groups", key=own_admin)
+        self.assertEqual(by_default["tenant"], "tenant:ep-lst")
+        self.assertEqual([g["principal"] for g in by_default["items"]], ["group:ep-lst-g1", "group:ep-lst-g2"])
+        self.assertEqual([s["principal"] for s in self.expect(200, "GET", "/v1/iam/service-accounts", key=own_admin)["items"]],
+                         ["service_account:ep-lst-sa"])
+        self.assertError(self.expect(400, "GET", "/v1/iam/groups"), "invalid_argument", mentions=["tenant"])
+        self.assertError(self.expect(400, "GET", "/v1/iam/service-accounts"), "invalid_argument", mentions=["tenant"])
+
+        # Another tenant's admin: the tenant and its groups and service accounts are 404, like missing ones.
+        other_admin = self.make_tenant_admin("ep-lst-other", "user:ep-lst-other-admin")
+        for path in ("/v1/iam/groups?tenant=ep-lst", "/v1/iam/service-accounts?tenant=ep-lst",
+                     "/v1/iam/groups/ep-lst-g1", "/v1/iam/service-accounts/ep-lst-sa"):
+            self.assertError(self.expect(404, "GET", path, key=other_admin), "not_found")
+        rev = self.server.revision()
+        self.assertError(self.expect(404, "DELETE", "/v1/iam/groups/ep-lst-g1", key=other_admin), "not_found")
+        self.assertError(self.expect(404, "DELETE", "/v1/iam/service-accounts/ep-lst-sa", key=other_admin), "not_found")
+        self.assertEqual(self.server.revision(), rev)
+        mine = self.expect(200, "GET", "/v1/iam/groups", key=other_admin)
+        self.assertEqual(mine["tenant"], "tenant:ep-lst-other")
+        self.assertEqual([g["principal"] for g in mine["items"]], ["group:ep-lst-elsewhere"])
+        self.assertEqual(len(self.expect(200, "GET", "/v1/iam/groups?tenant=ep-lst")["items"]), 2)
+
+    def test_get_group_and_service_account_show_memberships(self):
+        self.make_tenant("ep-gget")
+        group = self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-gget-g", "tenant": "ep-gget", "name": "Readers"})
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "ep-gget-sa", "tenant": "ep-gget", "name": "Bot"})
+        empty = self.expect(200, "GET", "/v1/iam/groups/ep-gget-g")
+        self.assertEqual(empty["members"], [])
+        self.expect(200, "PUT", f"/v1/iam/groups/ep-gget-g/members/{quote('user:ep-gget-u')}")
+        self.expect(200, "PUT", f"/v1/iam/groups/ep-gget-g/members/{quote('service_account:ep-gget-sa')}")
+
+        got = self.expect(200, "GET", "/v1/iam/groups/ep-gget-g")
+        self.assertEqual((got["id"], got["principal"], got["tenant"], got["name"]),
+                         ("ep-gget-g", "group:ep-gget-g", "tenant:ep-gget", "Readers"))
+        self.assertIsInstance(got["created_at"], str, got)
+        self.assertEqual(sorted(got["members"]), ["service_account:ep-gget-sa", "user:ep-gget-u"])
+        self.assertNotIn("groups", got)
+        self.assertGreaterEqual(got["revision"], group["revision"])
+
+        sa = self.expect(200, "GET", "/v1/iam/service-accounts/ep-gget-sa")
+        self.assertEqual((sa["id"], sa["principal"], sa["tenant"], sa["name"]),
+                         ("ep-gget-sa", "service_account:ep-gget-sa", "tenant:ep-gget", "Bot"))
+        self.assertIsInstance(sa["created_at"], str, sa)
+        self.assertEqual(sa["groups"], ["group:ep-gget-g"])
+        self.assertNotIn("members", sa)
+        self.assertRevision(sa)
+
+        self.expect(200, "DELETE", f"/v1/iam/groups/ep-gget-g/members/{quote('user:ep-gget-u')}")
+        self.assertEqual(self.expect(200, "GET", "/v1/iam/groups/ep-gget-g")["members"], ["service_account:ep-gget-sa"])
+        # The kinds do not mix, and unknown ids are 404.
+        self.expect(404, "GET", "/v1/iam/service-accounts/ep-gget-g")
+        self.expect(404, "GET", "/v1/iam/groups/ep-gget-sa")
+        self.expect(404, "GET", "/v1/iam/groups/ep-gget-missing")
+
+    def test_delete_group_removes_what_members_held_through_it(self):
+        self.make_tenant("ep-gdel")
+        self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-gdel-g", "tenant": "ep-gdel"})
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "ep-gdel-sa", "tenant": "ep-gdel"})
+        b = self.bind("group:ep-gdel-g", "tenant_viewer", "tenant:ep-gdel")
+        self.expect(200, "PUT", f"/v1/iam/groups/ep-gdel-g/members/{quote('user:ep-gdel-u')}")
+        self.expect(200, "PUT", f"/v1/iam/groups/ep-gdel-g/members/{quote('service_account:ep-gdel-sa')}")
+        self.assertTrue(self.check("user:ep-gdel-u", "scaiecho:transcribe", "tenant:ep-gdel"))
+        self.assertIn(b["id"], [x["id"] for x in self.expect(200, "GET", "/v1/iam/bindings?scope=tenant:ep-gdel")["items"]])
+
+        # A tenant viewer can read the group but not delete it: 403, nothing changes.
+        viewer = self.make_key("user:ep-gdel-u", scope="tenant:ep-gdel")
+        self.assertEqual(self.expect(200, "GET", "/v1/iam/groups/ep-gdel-g", key=viewer)["principal"], "group:ep-gdel-g")
+        rev = self.server.revision()
+        self.assertError(self.expect(403, "DELETE", "/v1/iam/groups/ep-gdel-g", key=viewer),
+                         "permission_denied", mentions=["iam:groups:manage"])
+        self.assertEqual(self.server.revision(), rev)
+
+        deleted = self.expect(200, "DELETE", "/v1/iam/groups/ep-gdel-g")
+        self.assertEqual(deleted["deleted"], "group:ep-gdel-g")
+        self.assertGreater(deleted["revision"], rev)
+        self.assertFalse(self.check("user:ep-gdel-u", "scaiecho:transcribe", "tenant:ep-gdel"))
+        self.assertNotIn(b["id"], [x["id"] for x in self.expect(200, "GET", "/v1/iam/bindings?scope=tenant:ep-gdel")["items"]])
+        self.assertEqual(self.expect(200, "GET", f"/v1/iam/bindings?subject={quote('group:ep-gdel-g')}")["items"], [])
+        self.expect(404, "GET", "/v1/iam/groups/ep-gdel-g")
+        self.assertNotIn("group:ep-gdel-g", [g["principal"] for g in self.expect(200, "GET", "/v1/iam/groups?tenant=ep-gdel")["items"]])
+        self.assertEqual(self.expect(200, "GET", "/v1/iam/service-accounts/ep-gdel-sa")["groups"], [])
+        self.expect(404, "DELETE", "/v1/iam/groups/ep-gdel-g")
+        self.expect(404, "DELETE", f"/v1/iam/bindings/{b['id']}")
+
+    def test_delete_group_refused_while_bound_where_the_caller_cannot_manage(self):
+        # The platform admin binds a tenant's group at the tenant's partner; the tenant admin
+        # may not delete the group, since that would remove a binding it cannot manage.
+        self.expect(201, "POST", "/v1/iam/partners", {"id": "ep-reach-p"})
+        self.expect(201, "POST", "/v1/iam/tenants", {"id": "ep-reach", "partner": "ep-reach-p"})
+        self.expect(201, "POST", "/v1/iam/groups", {"id": "ep-reach-g", "tenant": "ep-reach"})
+        self.bind("group:ep-reach-g", "partner_admin", "partner:ep-reach-p", justification="partner operations")
+        self.bind("user:ep-reach-admin", "tenant_admin", "tenant:ep-reach", justification="tenant IT")
+        admin = self.make_key("user:ep-reach-admin", scope="tenant:ep-reach")
+        rev = self.server.revision()
+        body = self.expect(409, "DELETE", "/v1/iam/groups/ep-reach-g", key=admin)
+        self.assertError(body, "in_use", mentions=["1 binding(s)"])
+        self.assertNotIn("ep-reach-p", str(body), "the partner's name must not leak")
+        self.assertEqual(self.server.revision(), rev)
+        self.expect(200, "DELETE", "/v1/iam/groups/ep-reach-g")  # the platform admin may
+
+    def test_delete_service_account_revokes_its_keys(self):
+        self.make_tenant("ep-sadel")
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "ep-sadel-sa", "tenant": "ep-sadel"})
+        b = self.bind("service_account:ep-sadel-sa", "tenant_viewer", "tenant:ep-sadel")
+        created = self.expect(201, "POST", "/v1/iam/api-keys", {"owner": "service_account:ep-sadel-sa", "name": "pipeline"})
+        secret = created["key"]
+        me = self.expect(200, "GET", "/v1/iam/me/permissions?scope=tenant:ep-sadel", key=secret)
+        self.assertEqual(me["principal"], "service_account:ep-sadel-sa")
+
+        deleted = self.expect(200, "DELETE", "/v1/iam/service-accounts/ep-sadel-sa")
+        self.assertEqual(deleted["deleted"], "service_account:ep-sadel-sa")
+        self.assertGreater(deleted["revision"], created["revision"])
+        status, body, headers = self.call("GET", "/v1/iam/me/permissions?scope=tenant:ep-sadel", key=secret)
+        self.assertEqual(status, 401, body)
+        self.assertError(body, "unauthenticated")
+        self.assertIn("Bearer", headers.get("WWW-Authenticate", ""))
+        self.expect(404, "GET", "/v1/iam/service-accounts/ep-sadel-sa")
+        self.assertEqual(self.expect(200, "GET", "/v1/iam/service-accounts?tenant=ep-sadel")["items"], [])
+        self.assertNotIn(b["id"], [x["id"] for x in self.expect(200, "GET", "/v1/iam/bindings?scope=tenant:ep-sadel")["items"]])
+        self.assertFalse(self.check("service_account:ep-sadel-sa", "scaiecho:transcribe", "tenant:ep-sadel"))
+        keys = self.expect(200, "GET", f"/v1/iam/api-keys?owner={quote('service_account:ep-sadel-sa')}")
+        self.assertEqual([k["id"] for k in keys["items"]], [created["id"]])
+        self.assertIsInstance(keys["items"][0]["revoked_at"], str, keys)
+        self.expect(404, "DELETE", "/v1/iam/service-accounts/ep-sadel-sa")
+
     def test_bindings_crud(self):
         self.make_tenant("ep-bind")
         b = self.bind("user:ep-viewer", "tenant_viewer", "tenant:ep-bind")
@@ -252,6 +400,61 @@ class EndpointsTest(harness.ApiTestCase):
         self.assertEqual(status, 401, body)
         self.assertError(body, "unauthenticated")
         self.assertIn("Bearer", headers.get("WWW-Authenticate", ""))
+
+    def test_api_keys_list_without_secrets_and_with_revoked_at(self):
+        self.make_tenant("ep-klist")
+        self.make_tenant("ep-klist-other")
+        self.bind("user:ep-klist", "tenant_viewer", "tenant:ep-klist")
+        first = self.expect(201, "POST", "/v1/iam/api-keys",
+                            {"owner": "user:ep-klist", "name": "laptop", "scope": "tenant:ep-klist",
+                             "expires_at": "2099-01-01"})
+        second = self.expect(201, "POST", "/v1/iam/api-keys",
+                             {"owner": "user:ep-klist", "name": "ci", "scope": "tenant:ep-klist",
+                              "permissions": ["scaiecho:transcribe"]})
+        secrets = [first["key"], second["key"]]
+
+        # The caller's own keys (the default owner), with no secret text anywhere.
+        status, listed, _ = self.call("GET", "/v1/iam/api-keys", key=second["key"])
+        self.assertEqual(status, 200, listed)
+        text = json.dumps(listed)
+        self.assertNotIn("sgk_", text)
+        for s in secrets:
+            self.assertNotIn(s, text)
+        self.assertEqual(listed["owner"], "user:ep-klist")
+        self.assertRevision(listed)
+        by_id = {k["id"]: k for k in listed["items"]}
+        self.assertEqual(set(by_id), {first["id"], second["id"]})
+        for k in listed["items"]:
+            self.assertEqual(set(k), {"id", "owner", "name", "permissions", "scope", "expires_at", "created_at", "revoked_at"}, k)
+            self.assertEqual(k["owner"], "user:ep-klist")
+            self.assertEqual(k["scope"], "tenant:ep-klist")
+            self.assertIsInstance(k["created_at"], str, k)
+            self.assertIsNone(k["revoked_at"], k)
+        self.assertEqual(by_id[first["id"]]["name"], "laptop")
+        self.assertEqual(by_id[first["id"]]["permissions"], [])
+        self.assertTrue(by_id[first["id"]]["expires_at"].startswith("2099-01-01"), by_id[first["id"]])
+        self.assertEqual(by_id[second["id"]]["permissions"], ["scaiecho:transcribe"])
+        self.assertIsNone(by_id[second["id"]]["expires_at"])
+
+        # After a revoke the key is listed with its revoked_at; the other one is untouched.
+        self.expect(200, "DELETE", f"/v1/iam/api-keys/{quote(first['id'])}", key=second["key"])
+        after = self.expect(200, "GET", f"/v1/iam/api-keys?owner={quote('user:ep-klist')}")
+        self.assertNotIn("sgk_", json.dumps(after))
+        by_id = {k["id"]: k for k in after["items"]}
+        self.assertEqual(set(by_id), {first["id"], second["id"]})
+        self.assertIsInstance(by_id[first["id"]]["revoked_at"], str, after)
+        self.assertIsNone(by_id[second["id"]]["revoked_at"], after)
+        self.expect(401, "GET", "/v1/iam/me/permissions", key=first["key"])
+
+        # Other owners' keys: only with iam:api_keys:read where they are; left out otherwise.
+        admins = self.expect(200, "GET", f"/v1/iam/api-keys?owner={quote('user:admin')}", key=second["key"])
+        self.assertEqual((admins["owner"], admins["items"]), ("user:admin", []))
+        other_admin = self.make_tenant_admin("ep-klist-other", "user:ep-klist-other-admin")
+        self.assertEqual(self.expect(200, "GET", f"/v1/iam/api-keys?owner={quote('user:ep-klist')}", key=other_admin)["items"], [])
+        own_admin = self.make_tenant_admin("ep-klist", "user:ep-klist-admin")
+        seen = self.expect(200, "GET", f"/v1/iam/api-keys?owner={quote('user:ep-klist')}", key=own_admin)
+        self.assertEqual({k["id"] for k in seen["items"]}, {first["id"], second["id"]})
+        self.assertError(self.expect(400, "GET", "/v1/iam/api-keys?owner=nobody"), "invalid_argument")
 
     # ---- decisions ----
 
