@@ -163,6 +163,12 @@ ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::st
   add("GET", "/v1/iam/who-can", 200, [this](const Caller& c, const Params& p, const HttpRequest&) {
     return service_.WhoCan(c, p.Query("permission"), p.Query("scope"), p.Query("cursor"), p.Query("limit"));
   });
+  add("POST", "/v1/audit/events", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.AppendAuditEvent(c, *body);
+  });
+  add("GET", "/v1/audit/events", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.QueryAuditEvents(c, p.query); });
   add("GET", "/v1/iam/me/permissions", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.MyPermissions(c, p.Query("scope")); });
 }
 
@@ -248,6 +254,8 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
     r.headers.push_back({"WWW-Authenticate", "Bearer"});
     return respond(std::move(r));
   }
+  caller->request_id = req.request_id;
+  caller->source_ip = req.remote_address;
   auto result = match->action(*caller, params, req);
   if (!result) return respond(http::StatusResponse(result.error()));
   HttpResponse r = JsonResponse(match->success_status, *result);

@@ -21,4 +21,7 @@ void AddListingCommands(CLI::App& app, CliContext& context);
 // serve, bootstrap.
 void AddServeCommands(CLI::App& app, CliContext& context);
 
+// audit verify, audit query, audit export.
+void AddAuditCommands(CLI::App& app, CliContext& context);
+
 }  // namespace scaigrid::iam::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cli::AddCheckCommand(app, context);
   cli::AddListingCommands(app, context);
   cli::AddServeCommands(app, context);
+  cli::AddAuditCommands(app, context);
   // CLI11 reports usage errors (and --help, --version) by throwing.
   try {
     app.parse(argc, argv);

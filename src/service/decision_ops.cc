@@ -77,13 +77,13 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   auto permission = args.String("permission", true, 256);
   auto scope = args.String("scope", false, 200);
   auto min_revision = args.Int("min_revision", 0, INT64_MAX);
-  (void)args.Bool("audit");
+  auto audit_requested = args.Bool("audit");
   (void)args.Bool("explain");
-  std::optional<std::string> resource_owner;
+  std::optional<std::string> resource_owner, resource_id;
   bool has_resource = false;
   if (const json::value* res = args.Raw("resource")) {
     JsonArgs r(*res, {"id", "owner"});
-    auto rid = r.String("id", true, 300);
+    resource_id = r.String("id", true, 300);
     resource_owner = r.String("owner", false, 300);
     if (Status s = r.Finish(); !s.ok()) {
       for (const auto& d : s.details().empty() ? std::vector<std::string>{s.message()} : s.details()) args.Problem("resource: " + d);
@@ -134,7 +134,34 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   if (!request) return Err(request.error());
   Decision d = s.Check(*request, now);
   Explanation e = s.Explain(*request, d, now);
+  const KeyInfo& key_info = s.registry().key(request->key);
+  bool audited = audit_requested.value_or(false) || key_info.audit_always;
+  if (audited) {
+    store::AuditEvent event = NewEvent(c);
+    event.module = key_info.module;
+    event.action = key_info.key;
+    event.decision = d.allowed ? "allowed" : "denied";
+    event.actor_user_id = who.principal;  // whose permission it is
+    auto ref = PrincipalRef::Parse(who.principal);
+    event.actor_type = ref ? std::string(PrincipalKindName(ref->kind)) : "user";
+    if (!who.credential_id.empty()) event.credential_id = who.credential_id;
+    event.tenant = TenantOf(s, where);
+    event.resource_id = resource_id.value_or("");
+    json::object details;
+    details["scope"] = where;
+    details["reason"] = ExplanationToJson(e);
+    details["revision"] = s.revision();
+    if (who.principal != c.principal) details["asked_by"] = c.principal;
+    event.details = json::serialize(details);
+    // Fail closed: a decision that must be audited is not answered without its event.
+    if (key_info.audit_always || options_.wait_for_audited_checks) {
+      SCAIGRID_RETURN_IF_ERROR(audit_->SubmitAndWait(std::move(event), options_.audit_wait));
+    } else if (auto ticket = audit_->Submit(std::move(event)); !ticket) {
+      return Err(ticket.error());
+    }
+  }
   json::object out;
+  if (audited) out["audited"] = true;
   out["allowed"] = d.allowed;
   out["subject"] = who.principal;
   out["permission"] = *permission;

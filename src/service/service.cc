@@ -85,7 +85,13 @@ Result<std::unique_ptr<IamService>> IamService::Open(std::unique_ptr<store::Stor
   SCAIGRID_RETURN_IF_ERROR(auth::InitCrypto());
   std::unique_ptr<IamService> s(new IamService(std::move(store), std::move(options), clock));
   if (Status st = s->LoadFromStore(); !st.ok()) return Err(st);
+  s->audit_ = std::make_unique<audit::AuditWriter>(*s->store_, s->options_.audit);
+  if (Status st = s->audit_->Start(); !st.ok()) return Err(st);
   return s;
+}
+
+IamService::~IamService() {
+  if (audit_) audit_->Stop();
 }
 
 Status IamService::LoadFromStore() {
@@ -215,7 +221,9 @@ Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<St
     return *revision;
   }
   next->directory = std::move(t.directory);
-  Publish(std::move(next));
+  Publish(next);
+  // The change is applied; it is acknowledged only once its audit events are durable.
+  if (audit_) SCAIGRID_RETURN_IF_ERROR(AuditChange(c, *base, *next, t.change, *revision));
   return *revision;
 }
 

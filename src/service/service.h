@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "scaigrid/iam/engine.h"
+#include "audit/writer.h"
 #include "service/directory.h"
 #include "store/store.h"
 
@@ -35,13 +36,23 @@ struct Caller {
   std::string credential_id;  // API key id
   std::vector<std::string> restrict_keys;  // credential restriction (empty: none)
   std::string restrict_scope;              // credential restriction (empty: none)
+  std::string request_id;  // for the audit log
+  std::string source_ip;   // for the audit log
 };
 
 struct ServiceOptions {
   std::string manifests_dir = "manifests";  // registered when the store has no modules yet
   // How long a check with `min_revision` waits for this node to reach it before 503.
   std::chrono::milliseconds min_revision_wait{1000};
+  // The audit log (docs/audit.md). Changes and `audit: always` keys always wait for their
+  // event to be durable; audited checks do when wait_for_audited_checks.
+  audit::AuditWriter::Options audit;
+  bool wait_for_audited_checks = true;
+  std::chrono::milliseconds audit_wait{5000};  // then 503: fail closed
 };
+
+// An audit event as the API shows it (docs/audit.md).
+json::object AuditEventToJson(const store::AuditEvent& e);
 
 // What readers see, published as one unit.
 struct ServiceState {
@@ -114,6 +125,16 @@ class IamService {
   // The keys of `owner` (default: the caller), without secrets or hashes.
   Result<json::object> ListApiKeys(const Caller& c, std::string_view owner);
 
+  // ---- Audit log. Append a module's own event (iam:audit:write); query events.
+  Result<json::object> AppendAuditEvent(const Caller& c, const json::value& body);
+  // `params`: filters module, since, until, actor, action, resource, tenant, decision;
+  // cursor, order (asc|desc), limit (1..1000). Unknown parameters are errors.
+  Result<json::object> QueryAuditEvents(const Caller& c,
+                                        const std::vector<std::pair<std::string, std::string>>& params);
+  audit::AuditWriter::Counters audit_counters() const { return audit_->counters(); }
+
+  ~IamService();
+
   // ---- Decisions. `body` is one check or {"checks": […]}.
   Result<json::object> Check(const Caller& c, const json::value& body);
   Result<json::object> PrincipalPermissions(const Caller& c, std::string_view principal,
@@ -136,8 +157,13 @@ class IamService {
   Result<std::uint64_t> Commit(const Caller& c, const std::function<Status(Txn&)>& build);
   void Publish(std::shared_ptr<const ServiceState> next);
 
+  // Audit events for every op of an applied change (Commit); waits for their durability.
+  Status AuditChange(const Caller& c, const ServiceState& before, const ServiceState& after,
+                     const store::Change& change, std::uint64_t revision);
+
   std::unique_ptr<store::Store> store_;
   ServiceOptions options_;
+  std::unique_ptr<audit::AuditWriter> audit_;
   const Clock& clock_;
   std::mutex write_mu_;
   std::atomic<std::shared_ptr<const ServiceState>> state_;

@@ -48,3 +48,10 @@ namespace scaigrid::iam::service {
 Status CheckEscalationForService(const Snapshot& s, const Caller& c, const KeySet& keys,
                                  std::string_view scope, Time now);
 }  // namespace scaigrid::iam::service
+
+namespace scaigrid::iam::service {
+// audit_ops.cc: the tenant ("tenant:…") a scope lies in, or "" above tenants.
+std::string TenantOf(const Snapshot& s, std::string_view scope);
+// A new audit event with the caller's identity, request id, source and the current time.
+store::AuditEvent NewEvent(const Caller& c);
+}  // namespace scaigrid::iam::service

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 
 #include "scaigrid/iam/ids.h"
 #include "scaigrid/iam/status.h"
+#include "store/audit_types.h"
 
 namespace scaigrid::iam::store {
 
@@ -143,6 +145,23 @@ class Store {
   // Applied changes with revision > `after`, in revision order, at most `limit`.
   virtual Result<std::vector<std::pair<std::uint64_t, Change>>> ChangesSince(std::uint64_t after,
                                                                              size_t limit) = 0;
+
+  // ---- Audit log: append-only. No method updates or deletes an event.
+
+  // Appends `events` (consecutive seqs following the last stored one) in one transaction;
+  // durable once it returns. Errors: kFailedPrecondition (seq gap or overlap),
+  // kUnavailable, kInternal; nothing is appended then.
+  virtual Status AppendAudit(const std::vector<AuditEvent>& events) = 0;
+
+  // The event with the highest seq, or nullopt when the log is empty.
+  virtual Result<std::optional<AuditEvent>> LastAuditEvent() = 0;
+
+  // Events matching every given filter, in seq order (or reverse), after the cursor, at
+  // most `limit`. Errors: kInvalidArgument (limit out of range), kUnavailable, kInternal.
+  virtual Result<AuditPage> QueryAudit(const AuditQuery& query) = 0;
+
+  // Calls `fn` for every event in seq order, from `from_seq` on, until it returns false.
+  virtual Status ScanAudit(std::uint64_t from_seq, const std::function<bool(const AuditEvent&)>& fn) = 0;
 };
 
 }  // namespace scaigrid::iam::store

@@ -59,6 +59,66 @@ std::vector<std::string> RawQuery(const std::string& path, const std::string& sq
   return rows;
 }
 
+// Runs `sql` (one or more statements) on the file through a separate raw connection, as an
+// operator with the sqlite3 shell would; returns the error message, empty on success.
+std::string RawExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string error;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    error = "cannot open " + path;
+  } else {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      error = message != nullptr ? message : "error";
+    }
+    sqlite3_free(message);
+  }
+  sqlite3_close_v2(db);
+  return error;
+}
+
+// The EXPLAIN QUERY PLAN detail lines of `sql`, one per line.
+std::string PlanOf(const std::string& path, const std::string& sql) {
+  std::string plan;
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) !=
+          SQLITE_OK) {
+    ADD_FAILURE() << sqlite3_errmsg(db) << " in " << sql;
+  } else {
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "\n";
+    }
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+  return plan;
+}
+
+AuditEvent Event(std::uint64_t seq) {
+  return AuditEvent{.seq = seq,
+                    .id = "evt_" + std::to_string(seq),
+                    .time_us = static_cast<std::int64_t>(1000 * seq),
+                    .module = "iam",
+                    .action = "iam:bindings.create",
+                    .decision = "allowed",
+                    .actor_user_id = "user:alice",
+                    .actor_type = "user",
+                    .tenant = "tenant:acme",
+                    .resource_id = "binding-" + std::to_string(seq),
+                    .details = "{}",
+                    .prev_hash = seq == 1 ? "" : "p" + std::to_string(seq - 1),
+                    .hash = "h" + std::to_string(seq)};
+}
+
+std::vector<AuditEvent> Events(std::uint64_t first, std::uint64_t count) {
+  std::vector<AuditEvent> events;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) events.push_back(Event(seq));
+  return events;
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
@@ -96,10 +156,14 @@ TEST_F(SqliteStoreTest, UsesWalAndRecordsMigrationsOnce) {
   ASSERT_NE(MustOpen(), nullptr);
   ASSERT_NE(MustOpen(), nullptr);  // opening again applies nothing more
   EXPECT_THAT(RawQuery(path_, "PRAGMA journal_mode"), ElementsAre("wal"));
+  std::vector<std::string> versions;
+  for (std::size_t v = 1; v <= SqliteMigrations().size(); ++v) {
+    versions.push_back(std::to_string(v));
+  }
   EXPECT_THAT(RawQuery(path_, "SELECT version FROM schema_migrations ORDER BY version"),
-              ElementsAre(std::to_string(SqliteMigrations().size())));
+              ::testing::ElementsAreArray(versions));
   EXPECT_THAT(RawQuery(path_, "SELECT count(*) FROM schema_migrations WHERE applied_at > 0"),
-              ElementsAre("1"));
+              ElementsAre(std::to_string(SqliteMigrations().size())));
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsFailedPreconditionNamingBothVersions) {
@@ -204,6 +268,186 @@ TEST_F(SqliteStoreTest, TwoConnectionsOnOneFileTakeTurns) {
   EXPECT_THAT(b->ChangesSince(0, 100), ::testing::Optional(::testing::SizeIs(10)));
   EXPECT_THAT(a->Apply({.ops = {PutBinding{SampleBinding(2)}}}),
               StatusIs(StatusCode::kAlreadyExists, HasSubstr("binding 2 already exists")));
+}
+
+// ---- Audit events
+
+TEST_F(SqliteStoreTest, AuditUpdateAndDeleteAreRefusedByTriggers) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->AppendAudit(Events(1, 3)), IsOk());
+  EXPECT_THAT(RawExec(path_, "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 2"),
+              HasSubstr("audit events are append-only"));
+  EXPECT_THAT(RawExec(path_, "DELETE FROM audit_events WHERE seq = 3"),
+              HasSubstr("audit events are append-only"));
+  EXPECT_THAT(RawExec(path_, "DELETE FROM audit_events"),
+              HasSubstr("audit events are append-only"));
+  // REPLACE deletes without firing delete triggers; an insert over an existing seq is refused.
+  EXPECT_THAT(RawExec(path_,
+                      "INSERT OR REPLACE INTO audit_events SELECT * FROM audit_events WHERE seq = 1"),
+              HasSubstr("audit events are append-only"));
+  EXPECT_THAT(RawExec(path_,
+                      "INSERT INTO audit_events SELECT * FROM audit_events WHERE seq = 1 "
+                      "ON CONFLICT (seq) DO UPDATE SET hash = 'x'"),
+              HasSubstr("audit events are append-only"));
+  Result<AuditPage> page = store->QueryAudit({});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->events.size(), 3u);
+  EXPECT_EQ(page->events[1].details, "{}");
+  EXPECT_EQ(page->events[0].hash, "h1");
+}
+
+// The triggers stop accidents, not a deliberate operator: dropping one (as the tamper test
+// does with the sqlite3 shell) allows the edit, and the store does not recreate it. The hash
+// chain is what detects the edit.
+TEST_F(SqliteStoreTest, AuditTriggersCanBeDroppedDeliberately) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->AppendAudit(Events(1, 3)), IsOk());
+  EXPECT_EQ(RawExec(path_, "DROP TRIGGER audit_events_no_update; "
+                           "UPDATE audit_events SET decision = 'denied' WHERE seq = 2"),
+            "");
+  store.reset();
+  store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  Result<AuditPage> page = store->QueryAudit({.decision = "denied"});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].seq, 2u);
+  EXPECT_THAT(RawQuery(path_, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                              "ORDER BY name"),
+              ElementsAre("audit_events_no_delete", "audit_events_no_replace"));
+  EXPECT_THAT(RawExec(path_, "DELETE FROM audit_events WHERE seq = 3"),
+              HasSubstr("audit events are append-only"));
+}
+
+// The plans docs/storage.md shows: each filter searches its (column, seq) index with a seq
+// range from audit_events_by_time, in seq order (no sort), never a scan of audit_events.
+TEST_F(SqliteStoreTest, AuditQueriesSearchAnIndexInSeqOrder) {
+  ASSERT_NE(MustOpen(), nullptr);
+  const auto plan = [this](const AuditQuery& q) {
+    return PlanOf(path_, SqliteStore::AuditQuerySql(q));
+  };
+  const std::string kByTime =
+      "SEARCH audit_events USING COVERING INDEX audit_events_by_time (time_us>?)";
+  const std::vector<std::pair<AuditQuery, std::string>> cases = {
+      {{.module = "m", .since_us = 1}, "USING INDEX audit_events_by_module (module=? AND seq>?)"},
+      {{.module = "m", .since_us = 1, .descending = true},
+       "USING INDEX audit_events_by_module (module=? AND seq>?)"},
+      {{.module = "m", .since_us = 1, .after_seq = 5},
+       "USING INDEX audit_events_by_module (module=? AND seq>?)"},
+      {{.module = "m", .tenant = "t"}, "USING INDEX audit_events_by_tenant (tenant=?)"},
+      {{.module = "m", .tenant = "t", .since_us = 1, .until_us = 2},
+       "USING INDEX audit_events_by_tenant (tenant=? AND seq>? AND seq<?)"},
+      {{.module = "m", .actor = "a"}, "USING INDEX audit_events_by_actor (actor_user_id=?)"},
+      {{.action = "x", .decision = "denied"}, "USING INDEX audit_events_by_action (action=?)"},
+      {{.actor = "a", .resource = "r", .tenant = "t"},
+       "USING INDEX audit_events_by_resource (resource_id=?)"},
+      {{.decision = "denied", .after_seq = 9, .descending = true},
+       "USING INDEX audit_events_by_decision (decision=? AND seq<?)"},
+      {{.since_us = 1}, "USING INTEGER PRIMARY KEY (rowid>?)"},
+      {{.since_us = 1, .until_us = 2, .descending = true},
+       "USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
+  };
+  for (const auto& [query, search] : cases) {
+    const std::string p = plan(query);
+    EXPECT_THAT(p, HasSubstr("SEARCH audit_events " + search)) << p;
+    EXPECT_THAT(p, ::testing::Not(HasSubstr("SCAN"))) << p;
+    EXPECT_THAT(p, ::testing::Not(HasSubstr("TEMP B-TREE"))) << p;  // no sort
+    if (query.since_us || query.until_us) {
+      EXPECT_THAT(p, HasSubstr(kByTime)) << p;
+    }
+  }
+}
+
+TEST_F(SqliteStoreTest, AuditMigrationUpgradesAVersion1Database) {
+  {
+    std::unique_ptr<SqliteStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_THAT(store->Apply({.ops = {PutBinding{SampleBinding(1)}}}), IsOk());
+  }
+  // Back to schema version 1: what a file written by the previous release looks like.
+  ASSERT_EQ(RawExec(path_, "DROP TABLE audit_events; DELETE FROM schema_migrations WHERE "
+                           "version = 2"),
+            "");
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(RawQuery(path_, "SELECT MAX(version) FROM schema_migrations"), ElementsAre("2"));
+  Result<State> state = store->Load();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->bindings, ElementsAre(SampleBinding(1)));
+  EXPECT_THAT(store->AppendAudit(Events(1, 2)), IsOk());
+  EXPECT_THAT(store->LastAuditEvent(), ::testing::Optional(::testing::Optional(
+                                           ::testing::Field(&AuditEvent::seq, 2u))));
+}
+
+// ScanAudit reads a page under the lock and calls back without it: the callback may use the
+// store, across page boundaries.
+TEST_F(SqliteStoreTest, AuditScanCallbackMayCallTheStore) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->AppendAudit(Events(1, 20'500)), IsOk());
+  std::uint64_t seen = 0;
+  ASSERT_THAT(store->ScanAudit(1,
+                               [&](const AuditEvent& e) {
+                                 ++seen;
+                                 if (e.seq % 10'000 == 0 || e.seq == 20'500) {
+                                   EXPECT_THAT(store->LastAuditEvent(), IsOk());
+                                   EXPECT_THAT(store->QueryAudit({.module = "iam", .limit = 1}),
+                                               IsOk());
+                                 }
+                                 return true;
+                               }),
+              IsOk());
+  EXPECT_EQ(seen, 20'500u);
+}
+
+TEST_F(SqliteStoreTest, AuditAppendsFromTwoConnectionsContinueOneChain) {
+  std::unique_ptr<SqliteStore> a = MustOpen();
+  std::unique_ptr<SqliteStore> b = MustOpen();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_THAT(a->AppendAudit(Events(1, 10)), IsOk());
+  ASSERT_THAT(b->AppendAudit(Events(11, 10)), IsOk());
+  EXPECT_THAT(a->AppendAudit(Events(11, 1)),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expected seq 21, got 11")));
+  EXPECT_THAT(a->LastAuditEvent(), ::testing::Optional(::testing::Optional(
+                                       ::testing::Field(&AuditEvent::seq, 20u))));
+}
+
+// Threads racing to append the next seq: each seq is taken once, the chain stays dense.
+TEST_F(SqliteStoreTest, AuditConcurrentAppendsKeepSeqsDense) {
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::vector<int> appended(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&store, &appended, t] {
+      while (appended[t] < kPerThread) {
+        Result<std::optional<AuditEvent>> last = store->LastAuditEvent();
+        if (!last) return;
+        const std::uint64_t next = *last ? (*last)->seq + 1 : 1;
+        const Status status = store->AppendAudit(Events(next, 2));
+        if (status.ok()) {
+          ++appended[t];
+        } else if (status.code() != StatusCode::kFailedPrecondition) {
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(appended[t], kPerThread);
+  std::uint64_t expected = 1;
+  ASSERT_THAT(store->ScanAudit(0,
+                               [&expected](const AuditEvent& e) {
+                                 EXPECT_EQ(e.seq, expected++);
+                                 return true;
+                               }),
+              IsOk());
+  EXPECT_EQ(expected, std::uint64_t{kThreads * kPerThread * 2 + 1});
 }
 
 // Reads exactly one revision from `fd`, waiting at most 60 s. False on end of file or timeout.

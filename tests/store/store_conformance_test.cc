@@ -8,11 +8,15 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <ostream>
+#include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -23,6 +27,19 @@
 #include "temp_dir.h"
 
 namespace scaigrid::iam::store {
+
+// Equality (through store_test_util.h's operator== over Tie) and printing for audit events.
+inline auto Tie(const AuditEvent& e) {
+  return std::tie(e.seq, e.id, e.time_us, e.module, e.action, e.decision, e.actor_user_id,
+                  e.actor_type, e.credential_id, e.tenant, e.resource_id, e.request_id,
+                  e.source_ip, e.details, e.prev_hash, e.hash);
+}
+inline void PrintTo(const AuditEvent& e, std::ostream* os) {
+  *os << "{seq " << e.seq << ", time_us " << e.time_us << ", module " << e.module << ", action "
+      << e.action << ", decision " << e.decision << ", actor " << e.actor_user_id << ", tenant "
+      << e.tenant << ", resource " << e.resource_id << "}";
+}
+
 namespace {
 
 using ::testing::_;
@@ -45,6 +62,91 @@ std::unique_ptr<Store> OpenSqlite(const std::string& dir) {
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir + "/iam.db");
   EXPECT_THAT(store, IsOk());
   return store ? *std::move(store) : nullptr;
+}
+
+// A 64-hex-digit string derived from `n` (the store keeps hashes as given).
+std::string Hex64(std::uint64_t n) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(n));
+  return std::string(buf) + std::string(buf) + std::string(buf) + std::string(buf);
+}
+
+// An event with every field set; `seq` 1 has an empty prev_hash like the real chain's first.
+AuditEvent SampleAuditEvent(std::uint64_t seq, std::int64_t time_us = 0) {
+  char id[32];
+  std::snprintf(id, sizeof id, "evt_%016llu", static_cast<unsigned long long>(seq));
+  return AuditEvent{.seq = seq,
+                    .id = id,
+                    .time_us = time_us != 0 ? time_us
+                                          : 1'700'000'000'000'000 + 1000 * static_cast<std::int64_t>(seq),
+                    .module = "scaiskills",
+                    .action = "scaiskills:grant",
+                    .decision = "allowed",
+                    .actor_user_id = "user:alice",
+                    .actor_type = "user",
+                    .credential_id = "key_3f9a",
+                    .tenant = "tenant:acme",
+                    .resource_id = "skill-" + std::to_string(seq),
+                    .request_id = "req-" + std::to_string(seq),
+                    .source_ip = "203.0.113.7",
+                    .details = R"({"reason":["ünïcødé ✓","quote \" and \\ backslash"]})",
+                    .prev_hash = seq == 1 ? "" : Hex64(seq - 1),
+                    .hash = Hex64(seq)};
+}
+
+std::vector<AuditEvent> SampleAuditEvents(std::uint64_t first, std::uint64_t count) {
+  std::vector<AuditEvent> events;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    events.push_back(SampleAuditEvent(seq));
+  }
+  return events;
+}
+
+// Every event ScanAudit(from_seq) passes to its callback.
+std::vector<AuditEvent> ScanAll(Store& store, std::uint64_t from_seq = 0) {
+  std::vector<AuditEvent> seen;
+  EXPECT_THAT(store.ScanAudit(from_seq,
+                              [&seen](const AuditEvent& e) {
+                                seen.push_back(e);
+                                return true;
+                              }),
+              IsOk());
+  return seen;
+}
+
+std::vector<std::uint64_t> Seqs(const std::vector<AuditEvent>& events) {
+  std::vector<std::uint64_t> seqs;
+  for (const AuditEvent& e : events) seqs.push_back(e.seq);
+  return seqs;
+}
+
+// The reference for QueryAudit: exact filters, since inclusive, until exclusive.
+bool Matches(const AuditEvent& e, const AuditQuery& q) {
+  const auto is = [](const std::optional<std::string>& filter, const std::string& value) {
+    return !filter || *filter == value;
+  };
+  return is(q.module, e.module) && is(q.actor, e.actor_user_id) && is(q.action, e.action) &&
+         is(q.resource, e.resource_id) && is(q.tenant, e.tenant) && is(q.decision, e.decision) &&
+         (!q.since_us || e.time_us >= *q.since_us) && (!q.until_us || e.time_us < *q.until_us);
+}
+
+std::string Describe(const AuditQuery& q) {
+  std::string out;
+  const auto add = [&out](const char* name, const std::optional<std::string>& v) {
+    if (v) out += std::string(name) + "=\"" + *v + "\" ";
+  };
+  add("module", q.module);
+  add("actor", q.actor);
+  add("action", q.action);
+  add("resource", q.resource);
+  add("tenant", q.tenant);
+  add("decision", q.decision);
+  if (q.since_us) out += "since=" + std::to_string(*q.since_us) + " ";
+  if (q.until_us) out += "until=" + std::to_string(*q.until_us) + " ";
+  if (q.after_seq) out += "after=" + std::to_string(*q.after_seq) + " ";
+  out += q.descending ? "desc " : "asc ";
+  out += "limit=" + std::to_string(q.limit);
+  return out;
 }
 
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
@@ -73,6 +175,41 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     Result<State> state = store_->Load();
     EXPECT_THAT(state, IsOk());
     return state.value_or(State{});
+  }
+
+  void Append(const std::vector<AuditEvent>& events) {
+    ASSERT_THAT(store_->AppendAudit(events), IsOk());
+  }
+
+  // Walks every page of `query` from its cursor on and checks each against `expected` (the
+  // whole answer, in order): full pages while `more`, then a last page without it.
+  void ExpectPages(AuditQuery query, const std::vector<AuditEvent>& expected) {
+    SCOPED_TRACE(Describe(query));
+    std::size_t at = 0;
+    for (std::size_t pages = 0;; ++pages) {
+      ASSERT_LE(pages, expected.size() / query.limit + 1) << "too many pages";
+      Result<AuditPage> page = store_->QueryAudit(query);
+      ASSERT_THAT(page, IsOk());
+      const std::size_t remaining = expected.size() - at;
+      ASSERT_EQ(page->events.size(), std::min(remaining, query.limit)) << "page " << pages;
+      ASSERT_EQ(page->more, remaining > query.limit) << "page " << pages;
+      for (const AuditEvent& e : page->events) {
+        ASSERT_EQ(e, expected[at]) << "event " << at;
+        ++at;
+      }
+      if (!page->more) break;
+      query.after_seq = page->events.back().seq;
+    }
+    EXPECT_EQ(at, expected.size());
+  }
+
+  void ExpectMatchesReference(const std::vector<AuditEvent>& all, AuditQuery query) {
+    std::vector<AuditEvent> expected;
+    for (const AuditEvent& e : all) {
+      if (Matches(e, query)) expected.push_back(e);
+    }
+    if (query.descending) std::reverse(expected.begin(), expected.end());
+    ExpectPages(query, expected);
   }
 
   TempDir dir_;
@@ -416,6 +553,298 @@ TEST_P(StoreConformanceTest, ChangesSinceKeepsEveryOpExactly) {
   ASSERT_THAT(log, IsOk());
   ASSERT_EQ(log->size(), 1u);
   EXPECT_EQ((*log)[0].second, sample);
+}
+
+// ---- Audit log
+
+
+TEST_P(StoreConformanceTest, AuditEmptyLogHasNoEvents) {
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional<AuditEvent>()));
+  Result<AuditPage> page = store_->QueryAudit({});
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(page->events, IsEmpty());
+  EXPECT_FALSE(page->more);
+  EXPECT_THAT(ScanAll(*store_), IsEmpty());
+  EXPECT_THAT(store_->AppendAudit({}), IsOk());  // an empty batch appends nothing
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional<AuditEvent>()));
+}
+
+TEST_P(StoreConformanceTest, AuditAppendedEventsRoundTripAndTheLastIsTheHighestSeq) {
+  const std::vector<AuditEvent> first = SampleAuditEvents(1, 3);
+  Append(first);
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(first[2])));
+  AuditEvent bare{.seq = 4, .time_us = first[2].time_us};  // empty strings stay empty
+  Append({bare});
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(bare)));
+  Append(SampleAuditEvents(5, 1));
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(SampleAuditEvent(5))));
+  EXPECT_THAT(ScanAll(*store_), ElementsAre(first[0], first[1], first[2], bare,
+                                            SampleAuditEvent(5)));
+}
+
+TEST_P(StoreConformanceTest, AuditAppendRequiresConsecutiveSeqsAndAppendsNothingOtherwise) {
+  const auto kPrecondition = StatusCode::kFailedPrecondition;
+  EXPECT_THAT(store_->AppendAudit(SampleAuditEvents(2, 2)),
+              StatusIs(kPrecondition, HasSubstr("expected seq 1, got 2")));
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(0)}), StatusIs(kPrecondition, _));
+  Append(SampleAuditEvents(1, 3));
+
+  // A gap after the stored events, an overlap with them, and a gap or a repeat inside a batch.
+  EXPECT_THAT(store_->AppendAudit(SampleAuditEvents(5, 2)),
+              StatusIs(kPrecondition, HasSubstr("expected seq 4, got 5")));
+  EXPECT_THAT(store_->AppendAudit(SampleAuditEvents(3, 2)),
+              StatusIs(kPrecondition, HasSubstr("expected seq 4, got 3")));
+  EXPECT_THAT(store_->AppendAudit(SampleAuditEvents(1, 5)),
+              StatusIs(kPrecondition, HasSubstr("expected seq 4, got 1")));
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(4), SampleAuditEvent(6)}),
+              StatusIs(kPrecondition, HasSubstr("seq 6 follows seq 4")));
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(4), SampleAuditEvent(5), SampleAuditEvent(5)}),
+              StatusIs(kPrecondition, HasSubstr("seq 5 follows seq 5")));
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(4), SampleAuditEvent(3)}),
+              StatusIs(kPrecondition, HasSubstr("seq 3 follows seq 4")));
+
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(SampleAuditEvent(3))));
+  EXPECT_THAT(Seqs(ScanAll(*store_)), ElementsAre(1, 2, 3));
+  Append(SampleAuditEvents(4, 2));  // the store goes on
+  EXPECT_THAT(Seqs(ScanAll(*store_)), ElementsAre(1, 2, 3, 4, 5));
+}
+
+// QueryAudit turns since / until into seq bounds, so times may not go backwards.
+TEST_P(StoreConformanceTest, AuditAppendRequiresTimesThatDoNotDecrease) {
+  Append({SampleAuditEvent(1, 100), SampleAuditEvent(2, 200)});
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(3, 199)}),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("must not decrease")));
+  EXPECT_THAT(store_->AppendAudit({SampleAuditEvent(3, 300), SampleAuditEvent(4, 250)}),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("must not decrease")));
+  EXPECT_THAT(Seqs(ScanAll(*store_)), ElementsAre(1, 2));
+  Append({SampleAuditEvent(3, 200), SampleAuditEvent(4, 200)});  // equal times are fine
+  EXPECT_THAT(Seqs(ScanAll(*store_)), ElementsAre(1, 2, 3, 4));
+}
+
+TEST_P(StoreConformanceTest, AuditQueryLimitMustBeOneToAThousand) {
+  Append(SampleAuditEvents(1, 3));
+  for (std::size_t limit : {std::size_t{0}, std::size_t{1001}, std::numeric_limits<std::size_t>::max()}) {
+    EXPECT_THAT(store_->QueryAudit({.limit = limit}),
+                StatusIs(StatusCode::kInvalidArgument, HasSubstr("limit")))
+        << limit;
+  }
+  EXPECT_THAT(store_->QueryAudit({.limit = 1}), ::testing::Optional(::testing::Field(
+                                                   &AuditPage::events, ::testing::SizeIs(1))));
+  EXPECT_THAT(store_->QueryAudit({.limit = 1000}), ::testing::Optional(::testing::Field(
+                                                      &AuditPage::events, ::testing::SizeIs(3))));
+}
+
+TEST_P(StoreConformanceTest, AuditMoreSaysWhetherAnotherPageFollows) {
+  Append(SampleAuditEvents(1, 10));
+  const auto page = [this](AuditQuery q) {
+    Result<AuditPage> p = store_->QueryAudit(q);
+    EXPECT_THAT(p, IsOk());
+    return p ? std::pair(Seqs(p->events), p->more) : std::pair(std::vector<std::uint64_t>{}, false);
+  };
+  EXPECT_EQ(page({.limit = 10}).second, false);
+  EXPECT_EQ(page({.limit = 11}).second, false);
+  EXPECT_EQ(page({.limit = 9}), std::pair(std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}, true));
+  EXPECT_EQ(page({.after_seq = 5, .limit = 5}), std::pair(std::vector<std::uint64_t>{6, 7, 8, 9, 10}, false));
+  EXPECT_EQ(page({.after_seq = 5, .limit = 4}), std::pair(std::vector<std::uint64_t>{6, 7, 8, 9}, true));
+  EXPECT_EQ(page({.descending = true, .limit = 3}), std::pair(std::vector<std::uint64_t>{10, 9, 8}, true));
+  EXPECT_EQ(page({.after_seq = 4, .descending = true, .limit = 3}),
+            std::pair(std::vector<std::uint64_t>{3, 2, 1}, false));
+  EXPECT_EQ(page({.after_seq = 10, .limit = 3}), std::pair(std::vector<std::uint64_t>{}, false));
+  EXPECT_EQ(page({.after_seq = 1, .descending = true, .limit = 3}),
+            std::pair(std::vector<std::uint64_t>{}, false));
+  const std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_EQ(page({.after_seq = kMax, .limit = 3}), std::pair(std::vector<std::uint64_t>{}, false));
+  EXPECT_EQ(page({.after_seq = kMax, .descending = true, .limit = 2}),
+            std::pair(std::vector<std::uint64_t>{10, 9}, true));
+  EXPECT_EQ(page({.after_seq = 0, .limit = 2}), std::pair(std::vector<std::uint64_t>{1, 2}, true));
+}
+
+TEST_P(StoreConformanceTest, AuditSinceIsInclusiveAndUntilExclusive) {
+  Append({SampleAuditEvent(1, 100), SampleAuditEvent(2, 200), SampleAuditEvent(3, 200),
+          SampleAuditEvent(4, 300), SampleAuditEvent(5, 400)});
+  const auto seqs = [this](AuditQuery q) {
+    Result<AuditPage> p = store_->QueryAudit(q);
+    EXPECT_THAT(p, IsOk());
+    return p ? Seqs(p->events) : std::vector<std::uint64_t>{};
+  };
+  EXPECT_THAT(seqs({.since_us = 200}), ElementsAre(2, 3, 4, 5));
+  EXPECT_THAT(seqs({.since_us = 201}), ElementsAre(4, 5));
+  EXPECT_THAT(seqs({.until_us = 300}), ElementsAre(1, 2, 3));
+  EXPECT_THAT(seqs({.until_us = 301}), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(seqs({.since_us = 200, .until_us = 300}), ElementsAre(2, 3));
+  EXPECT_THAT(seqs({.since_us = 200, .until_us = 300, .descending = true}), ElementsAre(3, 2));
+  EXPECT_THAT(seqs({.since_us = 200, .until_us = 200}), IsEmpty());
+  EXPECT_THAT(seqs({.since_us = 300, .until_us = 200}), IsEmpty());
+  EXPECT_THAT(seqs({.since_us = 401}), IsEmpty());
+  EXPECT_THAT(seqs({.until_us = 100}), IsEmpty());
+  EXPECT_THAT(seqs({.since_us = std::numeric_limits<std::int64_t>::min(),
+                    .until_us = std::numeric_limits<std::int64_t>::max()}),
+              ElementsAre(1, 2, 3, 4, 5));
+}
+
+// ~5,000 random events (fixed seed), then every filter alone and combined, both orders,
+// several page sizes: walking every page gives exactly the reference-filtered events.
+TEST_P(StoreConformanceTest, AuditQueriesReturnExactlyTheReferenceFilteredEvents) {
+  std::mt19937_64 rng(20260501);
+  const auto pick = [&rng](const std::vector<std::string>& pool) {
+    return pool[rng() % pool.size()];
+  };
+  const std::vector<std::string> modules = {"iam", "scaiskills", "llm", "speech"};
+  const std::vector<std::string> actions = {"iam:bindings.create", "scaiskills:grant", "llm:chat",
+                                            "speech:erase", "module.registered", ""};
+  const std::vector<std::string> decisions = {"allowed", "denied", ""};
+  std::vector<std::string> actors = {"system"};
+  for (int i = 0; i < 9; ++i) actors.push_back("user:u" + std::to_string(i));
+  std::vector<std::string> tenants = {""};
+  for (int i = 0; i < 7; ++i) tenants.push_back("tenant:t" + std::to_string(i));
+  std::vector<std::string> resources = {""};
+  for (int i = 0; i < 40; ++i) resources.push_back("res-" + std::to_string(i));
+
+  constexpr std::uint64_t kEvents = 5000;
+  std::vector<AuditEvent> all;
+  std::int64_t time = 1'700'000'000'000'000;
+  for (std::uint64_t seq = 1; seq <= kEvents; ++seq) {
+    time += static_cast<std::int64_t>(rng() % 4) * 1'000'000;  // equal times happen
+    AuditEvent e = SampleAuditEvent(seq, time);
+    e.module = pick(modules);
+    e.action = pick(actions);
+    e.decision = pick(decisions);
+    e.actor_user_id = pick(actors);
+    e.tenant = pick(tenants);
+    e.resource_id = pick(resources);
+    all.push_back(std::move(e));
+  }
+  for (std::size_t at = 0; at < all.size(); at += 1000) {  // batches of 1,000
+    const std::size_t end = std::min(all.size(), at + 1000);
+    Append(std::vector<AuditEvent>(all.begin() + static_cast<std::ptrdiff_t>(at),
+                                   all.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  const std::int64_t first_time = all.front().time_us;
+  const std::int64_t last_time = all.back().time_us;
+  const auto some_time = [&]() -> std::int64_t {
+    switch (rng() % 4) {
+      case 0:  // an event's time exactly: inclusive / exclusive bounds matter
+        return all[rng() % all.size()].time_us;
+      case 1:
+        return all[rng() % all.size()].time_us + 1;
+      case 2:  // outside the log
+        return rng() % 2 == 0 ? first_time - 1 : last_time + 1;
+      default:
+        return first_time + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(
+                                                                   last_time - first_time + 1));
+    }
+  };
+
+  // Every filter alone, each order, a page size that makes many pages.
+  const std::vector<AuditQuery> alone = {
+      {.module = "scaiskills"},
+      {.actor = "user:u3"},
+      {.action = "llm:chat"},
+      {.resource = "res-7"},
+      {.tenant = "tenant:t2"},
+      {.tenant = ""},  // exact match on empty: platform-wide events
+      {.decision = "denied"},
+      {.module = "absent"},
+      {.since_us = all[2500].time_us},
+      {.until_us = all[1200].time_us},
+      {},
+  };
+  for (AuditQuery q : alone) {
+    for (bool descending : {false, true}) {
+      q.descending = descending;
+      q.limit = 97;
+      ExpectMatchesReference(all, q);
+    }
+  }
+  // The tenant-admin shape and the first-page benchmark shape, every page size.
+  for (std::size_t limit : {std::size_t{1}, std::size_t{7}, std::size_t{100}, std::size_t{1000}}) {
+    ExpectMatchesReference(all, {.module = "iam", .tenant = "tenant:t1", .limit = limit});
+    ExpectMatchesReference(
+        all, {.module = "llm", .since_us = all[3000].time_us, .descending = true, .limit = limit});
+  }
+  // Random combinations.
+  for (int i = 0; i < 300; ++i) {
+    AuditQuery q;
+    const auto maybe = [&rng](const std::vector<std::string>& pool,
+                              std::optional<std::string>& filter) {
+      if (rng() % 3 == 0) filter = rng() % 20 == 0 ? "no-such-value" : pool[rng() % pool.size()];
+    };
+    maybe(modules, q.module);
+    maybe(actors, q.actor);
+    maybe(actions, q.action);
+    maybe(resources, q.resource);
+    maybe(tenants, q.tenant);
+    maybe(decisions, q.decision);
+    if (rng() % 2 == 0) q.since_us = some_time();
+    if (rng() % 2 == 0) q.until_us = some_time();
+    q.descending = rng() % 2 == 0;
+    const std::size_t limits[] = {1, 3, 10, 50, 200, 1000};
+    q.limit = limits[rng() % 6];
+    if (rng() % 4 == 0) q.after_seq = 1 + rng() % kEvents;  // start mid-way
+    std::vector<AuditEvent> expected;
+    for (const AuditEvent& e : all) {
+      const bool after_cursor =
+          !q.after_seq || (q.descending ? e.seq < *q.after_seq : e.seq > *q.after_seq);
+      if (Matches(e, q) && after_cursor) expected.push_back(e);
+    }
+    if (q.descending) std::reverse(expected.begin(), expected.end());
+    if (expected.size() / q.limit > 300) q.limit = 1000;  // keep the walk short
+    ExpectPages(q, expected);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_P(StoreConformanceTest, AuditScanGoesInSeqOrderFromFromSeqAndStopsWhenAsked) {
+  constexpr std::uint64_t kEvents = 25'000;  // more than one page of any reasonable size
+  for (std::uint64_t first = 1; first <= kEvents; first += 5000) {
+    Append(SampleAuditEvents(first, 5000));
+  }
+  std::uint64_t expected = 1;
+  std::uint64_t count = 0;
+  ASSERT_THAT(store_->ScanAudit(0,
+                                [&](const AuditEvent& e) {
+                                  EXPECT_EQ(e.seq, expected++);
+                                  ++count;
+                                  return true;
+                                }),
+              IsOk());
+  EXPECT_EQ(count, kEvents);
+  EXPECT_EQ(ScanAll(*store_, 1).size(), kEvents);
+  EXPECT_EQ(ScanAll(*store_, 12'345).front(), SampleAuditEvent(12'345));
+  EXPECT_EQ(ScanAll(*store_, 12'345).size(), kEvents - 12'344);
+  EXPECT_THAT(Seqs(ScanAll(*store_, kEvents)), ElementsAre(kEvents));
+  EXPECT_THAT(ScanAll(*store_, kEvents + 1), IsEmpty());
+  EXPECT_THAT(ScanAll(*store_, std::numeric_limits<std::uint64_t>::max()), IsEmpty());
+
+  for (std::uint64_t stop_after : {1u, 10'000u, 10'001u}) {
+    std::uint64_t calls = 0;
+    ASSERT_THAT(store_->ScanAudit(1, [&](const AuditEvent&) { return ++calls < stop_after; }),
+                IsOk());
+    EXPECT_EQ(calls, stop_after);
+  }
+}
+
+TEST_P(StoreConformanceTest, AuditEventsSurviveReopening) {
+  std::vector<AuditEvent> events = SampleAuditEvents(1, 50);
+  Append(events);
+  Reopen();
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(events.back())));
+  EXPECT_EQ(ScanAll(*store_), events);
+  ExpectPages({.module = "scaiskills", .since_us = events[10].time_us, .limit = 15},
+              std::vector<AuditEvent>(events.begin() + 10, events.end()));
+  EXPECT_THAT(store_->AppendAudit(SampleAuditEvents(50, 2)),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expected seq 51")));
+  Append(SampleAuditEvents(51, 2));
+  Reopen();
+  EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(SampleAuditEvent(52))));
+}
+
+// The audit log and the policy state are independent: neither moves the other's counters.
+TEST_P(StoreConformanceTest, AuditLogAndChangesAreIndependent) {
+  Append(SampleAuditEvents(1, 3));
+  EXPECT_THAT(store_->Revision(), ::testing::Optional(0u));
+  EXPECT_EQ(MustApply({PutBinding{SampleBinding(1)}}), 1u);
+  EXPECT_THAT(Seqs(ScanAll(*store_)), ElementsAre(1, 2, 3));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,

@@ -82,6 +82,13 @@ Status SqliteStatement::Run() {
   }
 }
 
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  next_parameter_ = 1;
+  bind_error_ = 0;
+}
+
 std::int64_t SqliteStatement::Int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }

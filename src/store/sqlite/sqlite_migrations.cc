@@ -86,7 +86,57 @@ CREATE TABLE changes (
 );
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations = {kMigration1};
+// The audit log (docs/storage.md, "Audit events"). One column per AuditEvent field; seq is
+// the rowid, assigned by the audit writer (consecutive, times non-decreasing in seq), so seq
+// order is time order. Each filter of QueryAudit has an index (column, seq) — the rowid is
+// appended to every index anyway, the explicit seq documents the order the query relies on —
+// which serves "filter = ? ORDER BY seq [DESC]" with a seq range, and by_time turns a
+// since / until bound into a seq bound. The triggers refuse UPDATE and DELETE on any
+// connection, and an INSERT over an existing seq (INSERT OR REPLACE would otherwise delete
+// the old row without firing the delete trigger); an operator can still DROP them
+// deliberately (the tamper test does), and the hash chain is what proves the log intact.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE audit_events (
+  seq           INTEGER PRIMARY KEY,
+  id            TEXT    NOT NULL,
+  time_us       INTEGER NOT NULL,
+  module        TEXT    NOT NULL,
+  action        TEXT    NOT NULL,
+  decision      TEXT    NOT NULL,
+  actor_user_id TEXT    NOT NULL,
+  actor_type    TEXT    NOT NULL,
+  credential_id TEXT    NOT NULL,
+  tenant        TEXT    NOT NULL,
+  resource_id   TEXT    NOT NULL,
+  request_id    TEXT    NOT NULL,
+  source_ip     TEXT    NOT NULL,
+  details       TEXT    NOT NULL,
+  prev_hash     TEXT    NOT NULL,
+  hash          TEXT    NOT NULL
+);
+CREATE INDEX audit_events_by_time     ON audit_events (time_us);
+CREATE INDEX audit_events_by_module   ON audit_events (module, seq);
+CREATE INDEX audit_events_by_tenant   ON audit_events (tenant, seq);
+CREATE INDEX audit_events_by_actor    ON audit_events (actor_user_id, seq);
+CREATE INDEX audit_events_by_action   ON audit_events (action, seq);
+CREATE INDEX audit_events_by_resource ON audit_events (resource_id, seq);
+CREATE INDEX audit_events_by_decision ON audit_events (decision, seq);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations = {kMigration1, kMigration2};
 
 constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("

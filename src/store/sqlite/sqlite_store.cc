@@ -1,7 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <limits>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
@@ -90,6 +94,36 @@ constexpr std::string_view kRevokeApiKey = "UPDATE api_keys SET revoked_at = ? W
 constexpr std::string_view kSelectApiKeys =
     "SELECT id, owner, name, secret_hash, permissions, scope, expires_at, created_at, "
     "revoked_at, created_by FROM api_keys ORDER BY seq";
+
+// The audit_events columns, in AuditEvent order (ReadAuditEvent and BindAuditEvent follow it).
+#define SQLITE_STORE_AUDIT_COLUMNS                                                           \
+  "seq, id, time_us, module, action, decision, actor_user_id, actor_type, credential_id, " \
+  "tenant, resource_id, request_id, source_ip, details, prev_hash, hash"
+
+constexpr std::string_view kInsertAuditEvent =
+    "INSERT INTO audit_events (" SQLITE_STORE_AUDIT_COLUMNS
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr std::string_view kSelectLastAuditEvent =
+    "SELECT " SQLITE_STORE_AUDIT_COLUMNS " FROM audit_events ORDER BY seq DESC LIMIT 1";
+constexpr std::string_view kSelectLastAuditSeqAndTime =
+    "SELECT seq, time_us FROM audit_events ORDER BY seq DESC LIMIT 1";
+constexpr std::string_view kScanAuditEvents = "SELECT " SQLITE_STORE_AUDIT_COLUMNS
+                                              " FROM audit_events WHERE seq >= ? ORDER BY seq "
+                                              "LIMIT ?";
+// The first seq whose time is at or after a time: since seq order is time order (AppendAudit
+// enforces it), "time_us >= t" is "seq >= this seq". A covering search of audit_events_by_time.
+constexpr std::string_view kFirstSeqAtOrAfter =
+    "(SELECT seq FROM audit_events WHERE time_us >= ?{} ORDER BY time_us, seq LIMIT 1)";
+
+// QueryAudit bounds.
+constexpr std::size_t kMaxAuditPageSize = 1000;
+// ScanAudit reads this many events per statement, then calls back without the lock held.
+constexpr std::size_t kAuditScanPageSize = 10'000;
+
+std::int64_t ClampToInt64(std::uint64_t value) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(value, kMax));
+}
 
 // ---- Statement helpers.
 
@@ -306,6 +340,143 @@ Result<ApiKeyRow> ReadApiKey(const SqliteStatement& s) {
   return r;
 }
 
+Result<AuditEvent> ReadAuditEvent(const SqliteStatement& s) {
+  return AuditEvent{.seq = s.UInt64(0),
+                    .id = s.Text(1),
+                    .time_us = s.Int64(2),
+                    .module = s.Text(3),
+                    .action = s.Text(4),
+                    .decision = s.Text(5),
+                    .actor_user_id = s.Text(6),
+                    .actor_type = s.Text(7),
+                    .credential_id = s.Text(8),
+                    .tenant = s.Text(9),
+                    .resource_id = s.Text(10),
+                    .request_id = s.Text(11),
+                    .source_ip = s.Text(12),
+                    .details = s.Text(13),
+                    .prev_hash = s.Text(14),
+                    .hash = s.Text(15)};
+}
+
+void BindAuditEvent(SqliteStatement& s, const AuditEvent& e) {
+  s.Bind(e.seq)
+      .Bind(e.id)
+      .Bind(e.time_us)
+      .Bind(e.module)
+      .Bind(e.action)
+      .Bind(e.decision)
+      .Bind(e.actor_user_id)
+      .Bind(e.actor_type)
+      .Bind(e.credential_id)
+      .Bind(e.tenant)
+      .Bind(e.resource_id)
+      .Bind(e.request_id)
+      .Bind(e.source_ip)
+      .Bind(e.details)
+      .Bind(e.prev_hash)
+      .Bind(e.hash);
+}
+
+// kFailedPrecondition unless `events` have consecutive seqs and non-decreasing times, each
+// seq within the int64 range the column holds.
+Status CheckAuditBatch(const std::vector<AuditEvent>& events) {
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const AuditEvent& e = events[i];
+    if (e.seq == 0 || e.seq > kMaxSeq) {
+      return Status::FailedPrecondition("audit event seq " + std::to_string(e.seq) +
+                                        " is out of range (1 to " + std::to_string(kMaxSeq) + ")");
+    }
+    if (i == 0) continue;
+    const AuditEvent& prev = events[i - 1];
+    if (e.seq != prev.seq + 1) {
+      return Status::FailedPrecondition(
+          "audit events must have consecutive seqs: seq " + std::to_string(e.seq) +
+          " follows seq " + std::to_string(prev.seq) + " in the batch");
+    }
+    if (e.time_us < prev.time_us) {
+      return Status::FailedPrecondition(
+          "audit event times must not decrease: seq " + std::to_string(e.seq) + " has time_us " +
+          std::to_string(e.time_us) + ", before seq " + std::to_string(prev.seq) + "'s " +
+          std::to_string(prev.time_us));
+    }
+  }
+  return Status::Ok();
+}
+
+// A QueryAudit statement: the SQL text (built only from constant fragments, so the statement
+// cache holds at most one entry per combination of filters) and the values it binds, in order.
+struct AuditSql {
+  using Value = std::variant<std::string_view, std::int64_t>;
+
+  std::string text;
+  std::vector<Value> values;
+
+  // The placeholder for `value`, bound next: "?N".
+  std::string Param(Value value) {
+    values.push_back(value);
+    return "?" + std::to_string(values.size());
+  }
+  void Where(std::string_view clause) {
+    text += has_where_ ? " AND " : " WHERE ";
+    has_where_ = true;
+    text += clause;
+  }
+
+ private:
+  bool has_where_ = false;
+};
+
+std::string FirstSeqAtOrAfter(const std::string& param) {
+  std::string sql(kFirstSeqAtOrAfter);
+  sql.replace(sql.find("?{}"), 3, param);
+  return sql;
+}
+
+// Builds the statement for `q` (limit already checked). Every value is a bound parameter.
+//
+// Plan: the first present filter of resource, actor, tenant, action, module, decision (most to
+// least selective, as audit data usually is) drives the search through its (column, seq)
+// index; the other filters are written "+column = ?", which SQLite cannot use as an index
+// constraint, so the plan does not depend on statistics. since / until become seq bounds
+// through audit_events_by_time (kFirstSeqAtOrAfter) and are also checked on each row
+// ("+time_us"). The index walk is in seq order, so ORDER BY needs no sort and a page reads
+// about `limit` matching rows plus the rows the non-driving filters reject.
+AuditSql BuildAuditQuery(const AuditQuery& q) {
+  AuditSql sql;
+  sql.text = "SELECT " SQLITE_STORE_AUDIT_COLUMNS " FROM audit_events";
+  const std::pair<const std::optional<std::string>*, std::string_view> filters[] = {
+      {&q.resource, "resource_id"}, {&q.actor, "actor_user_id"}, {&q.tenant, "tenant"},
+      {&q.action, "action"},        {&q.module, "module"},       {&q.decision, "decision"},
+  };
+  bool driving = true;
+  for (const auto& [value, column] : filters) {
+    if (!value->has_value()) continue;
+    std::string clause = driving ? "" : "+";
+    clause += column;
+    clause += " = " + sql.Param(std::string_view(**value));
+    sql.Where(clause);
+    driving = false;
+  }
+  if (q.since_us) {
+    const std::string since = sql.Param(*q.since_us);
+    sql.Where("seq >= " + FirstSeqAtOrAfter(since) + " AND +time_us >= " + since);
+  }
+  if (q.until_us) {
+    const std::string until = sql.Param(*q.until_us);
+    sql.Where("seq < COALESCE(" + FirstSeqAtOrAfter(until) +
+              ", 9223372036854775807) AND +time_us < " + until);
+  }
+  if (q.after_seq) {
+    const std::int64_t after = ClampToInt64(*q.after_seq);
+    sql.Where(std::string(q.descending ? "seq < " : "seq > ") + sql.Param(after));
+  }
+  sql.text += q.descending ? " ORDER BY seq DESC" : " ORDER BY seq";
+  sql.text += " LIMIT " + sql.Param(static_cast<std::int64_t>(q.limit + 1));
+  return sql;
+}
+
 // Orders `scopes` (in insertion order) parents first: by depth in the parent chain, where a
 // scope whose parent is not among them has depth 0; stable within a depth. A cycle (only
 // possible with corrupt data) is cut where the walk finds it.
@@ -360,12 +531,8 @@ Status SetPragmas(SqliteDb& db) {
     }
   }
   SCAIGRID_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = FULL"));
+  if (const char* extra = std::getenv("SCAIGRID_SQLITE_EXTRA")) SCAIGRID_RETURN_IF_ERROR(db.Exec(extra));
   return db.Exec("PRAGMA foreign_keys = OFF");
-}
-
-std::int64_t ClampToInt64(std::uint64_t value) {
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  return static_cast<std::int64_t>(std::min(value, kMax));
 }
 
 }  // namespace
@@ -460,6 +627,128 @@ Result<std::vector<std::pair<std::uint64_t, Change>>> SqliteStore::ChangesSince(
   }
 }
 
+// ---- Audit
+
+Status SqliteStore::AppendAudit(const std::vector<AuditEvent>& events) {
+  if (events.empty()) return Status::Ok();
+  SCAIGRID_RETURN_IF_ERROR(CheckAuditBatch(events));
+  std::lock_guard lock(mu_);
+  SqliteDb& db = *db_;
+  // The write lock first, so the last seq read below cannot change before the commit.
+  Result<SqliteTransaction> tx = SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate);
+  if (!tx) return std::move(tx).error();
+  std::uint64_t last_seq = 0;
+  std::int64_t last_time = std::numeric_limits<std::int64_t>::min();
+  {
+    Result<SqliteStatement> last = db.Prepare(kSelectLastAuditSeqAndTime);
+    if (!last) return std::move(last).error();
+    Result<bool> row = last->Step();
+    if (!row) return std::move(row).error();
+    if (*row) {
+      last_seq = last->UInt64(0);
+      last_time = last->Int64(1);
+    }
+  }
+  const AuditEvent& first = events.front();
+  if (first.seq != last_seq + 1) {
+    return Status::FailedPrecondition(
+        "audit events must follow the last stored seq " + std::to_string(last_seq) +
+        ": expected seq " + std::to_string(last_seq + 1) + ", got " + std::to_string(first.seq));
+  }
+  if (first.time_us < last_time) {
+    return Status::FailedPrecondition(
+        "audit event times must not decrease: seq " + std::to_string(first.seq) +
+        " has time_us " + std::to_string(first.time_us) + ", before the stored seq " +
+        std::to_string(last_seq) + "'s " + std::to_string(last_time));
+  }
+  {
+    Result<SqliteStatement> insert = db.Prepare(kInsertAuditEvent);
+    if (!insert) return std::move(insert).error();
+    for (const AuditEvent& event : events) {
+      BindAuditEvent(*insert, event);
+      SCAIGRID_RETURN_IF_ERROR(insert->Run());
+      insert->Reset();
+    }
+  }
+  return tx->Commit();
+}
+
+Result<std::optional<AuditEvent>> SqliteStore::LastAuditEvent() {
+  std::lock_guard lock(mu_);
+  Result<SqliteStatement> stmt = db_->Prepare(kSelectLastAuditEvent);
+  if (!stmt) return Err(std::move(stmt).error());
+  Result<bool> row = stmt->Step();
+  if (!row) return Err(std::move(row).error());
+  if (!*row) return std::optional<AuditEvent>();
+  SQLITE_STORE_ASSIGN_OR_RETURN(AuditEvent event, ReadAuditEvent(*stmt));
+  return std::optional<AuditEvent>(std::move(event));
+}
+
+Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query) {
+  if (query.limit < 1 || query.limit > kMaxAuditPageSize) {
+    return Err(Status::InvalidArgument("audit query limit must be between 1 and " +
+                                       std::to_string(kMaxAuditPageSize) + ", got " +
+                                       std::to_string(query.limit)));
+  }
+  AuditPage page;
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (!query.descending && query.after_seq && *query.after_seq >= kMaxSeq) return page;
+  const AuditSql sql = BuildAuditQuery(query);
+  std::lock_guard lock(mu_);
+  Result<SqliteStatement> stmt = db_->Prepare(sql.text);
+  if (!stmt) return Err(std::move(stmt).error());
+  for (const AuditSql::Value& value : sql.values) {
+    std::visit([&stmt](const auto& v) { stmt->Bind(v); }, value);
+  }
+  for (;;) {
+    Result<bool> row = stmt->Step();
+    if (!row) return Err(std::move(row).error());
+    if (!*row) return page;
+    if (page.events.size() == query.limit) {  // the extra row: another page follows
+      page.more = true;
+      return page;
+    }
+    SQLITE_STORE_ASSIGN_OR_RETURN(AuditEvent event, ReadAuditEvent(*stmt));
+    page.events.push_back(std::move(event));
+  }
+}
+
+std::string SqliteStore::AuditQuerySql(const AuditQuery& query) {
+  return BuildAuditQuery(query).text;
+}
+
+Status SqliteStore::ScanAudit(std::uint64_t from_seq,
+                              const std::function<bool(const AuditEvent&)>& fn) {
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  std::vector<AuditEvent> page;
+  page.reserve(kAuditScanPageSize);
+  for (std::uint64_t next = from_seq; next <= kMaxSeq;) {
+    page.clear();
+    {
+      // One page under the lock; `fn` runs without it, so it may call the store.
+      std::lock_guard lock(mu_);
+      Result<SqliteStatement> stmt = db_->Prepare(kScanAuditEvents);
+      if (!stmt) return std::move(stmt).error();
+      stmt->Bind(next).Bind(static_cast<std::int64_t>(kAuditScanPageSize));
+      for (;;) {
+        Result<bool> row = stmt->Step();
+        if (!row) return std::move(row).error();
+        if (!*row) break;
+        Result<AuditEvent> event = ReadAuditEvent(*stmt);
+        if (!event) return std::move(event).error();
+        page.push_back(*std::move(event));
+      }
+    }
+    for (const AuditEvent& event : page) {
+      if (!fn(event)) return Status::Ok();
+    }
+    if (page.size() < kAuditScanPageSize) return Status::Ok();
+    next = page.back().seq + 1;
+  }
+  return Status::Ok();
+}
+
 }  // namespace scaigrid::iam::store
 
 #undef SQLITE_STORE_ASSIGN_OR_RETURN
+#undef SQLITE_STORE_AUDIT_COLUMNS

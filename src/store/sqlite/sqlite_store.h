@@ -1,19 +1,22 @@
 // SqliteStore: the Store on one SQLite database file, the embedded default backend.
 //
 // Schema, migrations and durability are described in docs/storage.md. In short: one table per
-// row type plus the `changes` log (body = EncodeChange), built by the versioned migrations of
+// row type plus the `changes` log (body = EncodeChange) and the append-only `audit_events`
+// table (UPDATE and DELETE refused by triggers), built by the versioned migrations of
 // sqlite_migrations.cc; WAL journal with synchronous=FULL, so an Apply that returned is on
 // disk (it survives kill -9 and power loss); Apply runs in BEGIN IMMEDIATE, so several
 // processes on one file take turns and revisions stay dense.
 //
 // Thread-safety: every method may be called from any thread. The store has one connection and
 // one mutex that serializes all calls (Apply, and the reads too, so a Load never interleaves
-// with an Apply on the shared connection).
+// with an Apply on the shared connection). ScanAudit calls its callback without the mutex.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -47,6 +50,26 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::uint64_t> Revision() override;
   [[nodiscard]] Result<std::vector<std::pair<std::uint64_t, Change>>> ChangesSince(
       std::uint64_t after, std::size_t limit) override;
+
+  // Audit log (docs/storage.md, "Audit events"). AppendAudit runs one BEGIN IMMEDIATE
+  // transaction per call with one prepared INSERT reused for every event; besides the
+  // consecutive seqs it requires times that do not decrease (first against the last stored
+  // event, then within the batch), kFailedPrecondition otherwise, because QueryAudit turns
+  // since / until into seq bounds. An empty batch is a no-op.
+  [[nodiscard]] Status AppendAudit(const std::vector<AuditEvent>& events) override;
+  [[nodiscard]] Result<std::optional<AuditEvent>> LastAuditEvent() override;
+  // Every filter is exact except since (inclusive) and until (exclusive); kInvalidArgument
+  // unless 1 <= limit <= 1000. Reads limit + 1 rows to set `more`.
+  [[nodiscard]] Result<AuditPage> QueryAudit(const AuditQuery& query) override;
+  // Reads 10,000 events per statement under the lock and calls `fn` without it, so memory
+  // stays flat and `fn` may call the store. Events appended during the scan are included
+  // when they arrive before the scan reaches the end.
+  [[nodiscard]] Status ScanAudit(std::uint64_t from_seq,
+                                 const std::function<bool(const AuditEvent&)>& fn) override;
+
+  // The SQL text QueryAudit runs for `query` (values are ?N parameters, not bound here): for
+  // checking its plan with EXPLAIN QUERY PLAN in tests and in docs/storage.md.
+  static std::string AuditQuerySql(const AuditQuery& query);
 
  private:
   explicit SqliteStore(std::unique_ptr<SqliteDb> db);

@@ -1,0 +1,257 @@
+// Audit log benchmarks on a SqliteStore holding 10,000,000 events (see docs/storage.md,
+// "Audit events", and bench/RESULTS.md for figures and commands).
+//
+//   audit_query_bench [google benchmark flags]
+//   SCAIGRID_BENCH_DIR=/path audit_query_bench   (default /tmp/scaigrid-audit-bench)
+//
+// The store (SCAIGRID_BENCH_DIR/audit-10m.db) is built once and reused: events 1 … 10,000,000,
+// over 8 modules and 1,000 tenants, times spread evenly over 30 days from 2026-04-01, appended
+// through the real SqliteStore::AppendAudit in batches of 10,000 (one transaction each,
+// synchronous=FULL, every index and trigger in place). A build that was interrupted resumes
+// after the last stored event. The build's append rate is kept in build.txt next to the file
+// and reported by BM_BuildAppendRate (and in the run's context).
+//
+// Then: the first page (limit 100) of module=X&since=<day 20>, ascending and descending; the
+// first page of tenant=T&module=X; and AppendAudit of 1,000-event batches after the last event
+// (so the store grows by the appended events on every run). X and T rotate per iteration.
+// Every query runs with the OS page cache warm (the file was just built or used).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/audit_types.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace scaigrid::iam::store {
+namespace {
+
+constexpr std::uint64_t kEvents = 10'000'000;
+constexpr std::uint64_t kBuildBatch = 10'000;
+constexpr std::size_t kAppendBatch = 1'000;
+constexpr int kModules = 8;
+constexpr int kTenants = 1'000;
+constexpr std::int64_t kStartUs = 1'775'001'600'000'000;  // 2026-04-01T00:00:00Z
+constexpr std::int64_t kDayUs = 86'400'000'000;
+constexpr std::int64_t kSpanUs = 30 * kDayUs;
+
+const char* const kModuleNames[kModules] = {"iam",    "scaiskills", "llm",     "speech",
+                                            "vision", "search",     "billing", "storage"};
+const char* const kVerbs[8] = {"read", "list", "create", "update", "delete", "grant", "use", "admin"};
+
+void Die(const std::string& what, const Status& status) {
+  std::fprintf(stderr, "audit_query_bench: %s: %s\n", what.c_str(), status.ToString().c_str());
+  std::exit(1);
+}
+
+std::uint64_t SplitMix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A 64-hex-digit dummy hash (hashing is the audit layer's business, not the store's).
+std::string Hex64(std::uint64_t x) {
+  char buf[65];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(buf + 16 * i, 17, "%016" PRIx64, SplitMix64(x + static_cast<std::uint64_t>(i)));
+  }
+  return std::string(buf, 64);
+}
+
+std::string Tenant(std::uint64_t t) { return "tenant:t" + std::to_string(t); }
+
+// Times spread evenly: event seq falls at start + (seq - 1) * 30 days / 10M, and events
+// appended after the 10M-th keep the same pace.
+std::int64_t TimeOf(std::uint64_t seq) {
+  return kStartUs + static_cast<std::int64_t>((seq - 1) * static_cast<std::uint64_t>(kSpanUs) /
+                                              kEvents);
+}
+
+// The event `seq`: every field derived from the seq, so a resumed build continues the same log.
+AuditEvent MakeEvent(std::uint64_t seq) {
+  const std::uint64_t h = SplitMix64(seq);
+  const int module = static_cast<int>(h % kModules);
+  const std::uint64_t tenant = (h >> 8) % kTenants;
+  const std::uint64_t user = (h >> 20) % 50'000;
+  const std::uint64_t roll = (h >> 40) % 100;
+  char id[24];
+  std::snprintf(id, sizeof id, "evt_%016" PRIu64, seq);
+  AuditEvent e;
+  e.seq = seq;
+  e.id = id;
+  e.time_us = TimeOf(seq);
+  e.module = kModuleNames[module];
+  e.action = e.module + ":" + kVerbs[(h >> 12) % 8];
+  e.decision = roll < 90 ? "allowed" : roll < 98 ? "denied" : "";
+  const bool service = (h >> 48) % 5 == 0;
+  e.actor_user_id = (service ? "service_account:sa" : "user:u") + std::to_string(user);
+  e.actor_type = service ? "service_account" : "user";
+  e.credential_id = service ? "key_" + std::to_string(user) : "";
+  e.tenant = Tenant(tenant);
+  e.resource_id = "res-" + std::to_string((h >> 24) % 1'000'000);
+  e.request_id = "req-" + std::to_string(SplitMix64(h) % 100'000'000'000ULL);
+  e.source_ip = "10." + std::to_string((h >> 32) & 255) + "." + std::to_string((h >> 40) & 255) +
+                "." + std::to_string((h >> 48) & 255);
+  e.details = R"({"reason":"role )" + e.module + R"(:viewer at )" + e.tenant + R"("})";
+  e.prev_hash = seq == 1 ? "" : Hex64(seq - 1);
+  e.hash = Hex64(seq);
+  return e;
+}
+
+std::vector<AuditEvent> MakeEvents(std::uint64_t first, std::uint64_t count) {
+  std::vector<AuditEvent> events;
+  events.reserve(count);
+  for (std::uint64_t seq = first; seq < first + count; ++seq) events.push_back(MakeEvent(seq));
+  return events;
+}
+
+struct BuildStats {
+  std::uint64_t events = 0;  // appended by the build that wrote build.txt
+  double seconds = 0;
+  bool cached = false;  // this run reused a complete store
+};
+
+std::string g_dir;
+std::unique_ptr<SqliteStore> g_store;
+BuildStats g_build;
+
+std::uint64_t LastSeq() {
+  Result<std::optional<AuditEvent>> last = g_store->LastAuditEvent();
+  if (!last) Die("reading the last event", last.error());
+  return *last ? (*last)->seq : 0;
+}
+
+// Opens the cached store, building (or finishing) it first when it holds fewer than kEvents.
+void EnsureStore() {
+  const char* env = std::getenv("SCAIGRID_BENCH_DIR");
+  g_dir = env != nullptr && *env != '\0' ? env : "/tmp/scaigrid-audit-bench";
+  std::filesystem::create_directories(g_dir);
+  const std::string path = g_dir + "/audit-10m.db";
+  const std::string stats_path = g_dir + "/build.txt";
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  if (!store) Die("opening " + path, store.error());
+  g_store = *std::move(store);
+
+  std::uint64_t next = LastSeq() + 1;
+  if (next > kEvents) {
+    g_build.cached = true;
+    std::ifstream in(stats_path);
+    in >> g_build.events >> g_build.seconds;
+    return;
+  }
+  std::fprintf(stderr, "building %s: events %" PRIu64 " to %" PRIu64 " (batches of %" PRIu64 ")\n",
+               path.c_str(), next, kEvents, kBuildBatch);
+  const std::uint64_t first = next;
+  const auto start = std::chrono::steady_clock::now();
+  double append_seconds = 0;  // AppendAudit only, without making the events
+  const std::uint64_t stop = std::getenv("AQB_STOP") ? std::stoull(std::getenv("AQB_STOP")) : kEvents;
+  while (next <= stop) {
+    const std::uint64_t count = std::min(kBuildBatch, kEvents - next + 1);
+    const std::vector<AuditEvent> batch = MakeEvents(next, count);
+    const auto before = std::chrono::steady_clock::now();
+    const Status appended = g_store->AppendAudit(batch);
+    append_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    if (!appended.ok()) Die("appending events from " + std::to_string(next), appended);
+    next += count;
+    if ((next - 1) % 500'000 == 0) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "  %" PRIu64 " events, %.0f s, %.0f events/s appended\n", next - 1, s,
+                   static_cast<double>(next - first) / append_seconds);
+    }
+  }
+  g_build.events = next - first;
+  g_build.seconds = append_seconds;
+  std::ofstream(stats_path) << g_build.events << " " << g_build.seconds << "\n";
+}
+
+// ---- Benchmarks
+
+// The initial fill: events/s through AppendAudit (10,000 per call), measured when the store
+// was built (possibly by an earlier run: see `cached`).
+void BM_BuildAppendRate(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(g_build.events);
+  state.counters["events"] = static_cast<double>(g_build.events);
+  state.counters["seconds"] = g_build.seconds;
+  state.counters["events_per_s"] =
+      g_build.seconds > 0 ? static_cast<double>(g_build.events) / g_build.seconds : 0;
+  state.counters["cached"] = g_build.cached ? 1 : 0;
+}
+BENCHMARK(BM_BuildAppendRate)->Iterations(1);
+
+void RunQuery(benchmark::State& state, AuditQuery query, bool rotate_tenant) {
+  std::uint64_t i = 0;
+  std::size_t rows = 0;
+  for (auto _ : state) {
+    query.module = kModuleNames[i % kModules];
+    if (rotate_tenant) query.tenant = Tenant((i * 37) % kTenants);
+    ++i;
+    Result<AuditPage> page = g_store->QueryAudit(query);
+    if (!page) Die("query", page.error());
+    if (page->events.size() != query.limit || !page->more) {
+      state.SkipWithError("the page is not full");
+      return;
+    }
+    rows += page->events.size();
+    benchmark::DoNotOptimize(page->events.data());
+  }
+  state.counters["rows_per_page"] = static_cast<double>(rows) / static_cast<double>(i);
+}
+
+// GET /v1/audit/events?module=X&since=<day 20> (limit 100), the first page.
+void BM_ModuleSinceFirstPage(benchmark::State& state) {
+  RunQuery(state, {.since_us = kStartUs + 20 * kDayUs, .limit = 100}, false);
+}
+BENCHMARK(BM_ModuleSinceFirstPage)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same, newest first.
+void BM_ModuleSinceFirstPageDesc(benchmark::State& state) {
+  RunQuery(state, {.since_us = kStartUs + 20 * kDayUs, .descending = true, .limit = 100}, false);
+}
+BENCHMARK(BM_ModuleSinceFirstPageDesc)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A tenant admin's view: tenant=T&module=X (limit 100), the first page.
+void BM_TenantModuleFirstPage(benchmark::State& state) {
+  RunQuery(state, {.limit = 100}, true);
+}
+BENCHMARK(BM_TenantModuleFirstPage)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// AppendAudit of 1,000 events after the last one (one transaction, one fsync).
+void BM_AppendBatch1000(benchmark::State& state) {
+  std::uint64_t appended = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::vector<AuditEvent> batch = MakeEvents(LastSeq() + 1, kAppendBatch);
+    state.ResumeTiming();
+    const Status status = g_store->AppendAudit(batch);
+    if (!status.ok()) Die("appending a batch", status);
+    appended += batch.size();
+  }
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(appended), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_AppendBatch1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace scaigrid::iam::store
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  using namespace scaigrid::iam::store;
+  EnsureStore();
+  benchmark::AddCustomContext("audit_store", g_dir + "/audit-10m.db");
+  benchmark::AddCustomContext("audit_events", std::to_string(LastSeq()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
