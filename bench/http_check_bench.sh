@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load test of POST /v1/iam/check against nginx serving a 20-byte static JSON, in one run.
+# Load test of POST /v1/iam/check (audit off, then audited with durable events) against
+# nginx serving a 20-byte static JSON, in one run.
 #
 # Both servers listen on 127.0.0.1 only; wrk drives each with the same keep-alive load for a
 # bounded time, one after the other. Prints requests/s, the ratio, p50 and p99.
@@ -41,12 +42,16 @@ api POST /v1/iam/bindings "{\"subject\":\"user:alice\",\"role\":\"$role\",\"scop
 body='{"subject":"user:alice","permission":"scaiecho:transcribe","scope":"tenant:acme"}'
 api POST /v1/iam/check "$body" | grep -q '"allowed":true' || { echo "sanity check failed" >&2; exit 1; }
 
-cat >"$work/check.lua" <<LUA
+audited_body='{"subject":"user:alice","permission":"scaiecho:transcribe","scope":"tenant:acme","audit":true}'
+for name in check audited; do
+  b=$body; [ "$name" = audited ] && b=$audited_body
+  cat >"$work/$name.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '$body'
+wrk.body = '$b'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
+done
 
 # ---- nginx serving 20 bytes of JSON.
 nport=$(free_port)
@@ -80,9 +85,10 @@ run() {  # name url [script]
   wrk "${args[@]}" "$2" >"$work/$1.txt"
 }
 run scaigrid "http://127.0.0.1:$port/v1/iam/check" "$work/check.lua"
+run audited "http://127.0.0.1:$port/v1/iam/check" "$work/audited.lua"
 run nginx "http://127.0.0.1:$nport/"
 
-python3 - "$work/scaigrid.txt" "$work/nginx.txt" "$duration" "$connections" <<'PY'
+python3 - "$work/scaigrid.txt" "$work/nginx.txt" "$duration" "$connections" "$work/audited.txt" <<'PY'
 import re, sys
 def parse(path):
     text = open(path).read()
@@ -93,10 +99,12 @@ def parse(path):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return rps, pct(50), pct(99), int(errors.group(1)) if errors else 0
-s, n = parse(sys.argv[1]), parse(sys.argv[2])
+s, n, a = parse(sys.argv[1]), parse(sys.argv[2]), parse(sys.argv[5])
 print(f"load: wrk, 2 threads, {sys.argv[4]} keep-alive connections, {sys.argv[3]} s each, 127.0.0.1")
 print(f"{'server':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
 print(f"{'scaigrid-iam POST check':28} {s[0]:10.0f} {s[1]:8.3f} {s[2]:8.3f} {s[3]:8d}")
+print(f"{'scaigrid-iam audited check':28} {a[0]:10.0f} {a[1]:8.3f} {a[2]:8.3f} {a[3]:8d}")
 print(f"{'nginx 20-byte static JSON':28} {n[0]:10.0f} {n[1]:8.3f} {n[2]:8.3f} {n[3]:8d}")
 print(f"ratio scaigrid/nginx: {s[0] / n[0]:.2f}  (target >= 0.50, p99 <= 2 ms)")
+print(f"ratio audited (durable, waits for its group commit) / audit off: {a[0] / s[0]:.2f}  (target >= 0.50)")
 PY

@@ -64,12 +64,12 @@ int RunQuery(const AuditOptions& o, CliContext& context) {
   q.decision = opt(o.decision);
   for (auto [text, into] : {std::pair{&o.since, &q.since_us}, std::pair{&o.until, &q.until_us}}) {
     if (text->empty()) continue;
-    auto t = ParseTime(*text);
+    auto t = ParseTimeMicros(*text);
     if (!t) {
       PrintError(context.err, t.error());
       return kExitError;
     }
-    *into = *t * 1000000;
+    *into = *t;
   }
   q.descending = o.order == "desc";
   q.limit = o.limit;
@@ -95,12 +95,12 @@ int RunExport(const AuditOptions& o, CliContext& context) {
   std::int64_t since = std::numeric_limits<std::int64_t>::min(), until = std::numeric_limits<std::int64_t>::max();
   for (auto [text, into] : {std::pair{&o.since, &since}, std::pair{&o.until, &until}}) {
     if (text->empty()) continue;
-    auto t = ParseTime(*text);
+    auto t = ParseTimeMicros(*text);
     if (!t) {
       PrintError(context.err, t.error());
       return kExitError;
     }
-    *into = *t * 1000000;
+    *into = *t;
   }
   std::ofstream file;
   if (!o.out.empty()) {

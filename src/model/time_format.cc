@@ -174,4 +174,23 @@ std::string FormatTime(Time t) {
   return out;
 }
 
+Result<std::int64_t> ParseTimeMicros(std::string_view text) {
+  auto seconds = ParseTime(text);
+  if (!seconds) return Err(seconds.error());
+  std::int64_t micros = 0;
+  // ParseTime accepted the text, so a '.' after "HH:MM:SS" starts the fraction.
+  size_t t = text.find_first_of("Tt");
+  if (t != std::string_view::npos && t + 9 < text.size() && text[t + 9] == '.') {
+    int digits = 0;
+    for (size_t i = t + 10; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+      if (digits < 6) {
+        micros = micros * 10 + (text[i] - '0');
+        ++digits;
+      }
+    }
+    for (; digits < 6; ++digits) micros *= 10;
+  }
+  return *seconds * 1000000 + micros;
+}
+
 }  // namespace scaigrid::iam

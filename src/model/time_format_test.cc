@@ -127,3 +127,17 @@ TEST(TimeFormatTest, RoundTrips) {
 
 }  // namespace
 }  // namespace scaigrid::iam
+
+namespace scaigrid::iam {
+namespace {
+
+TEST(TimeFormatMicrosTest, KeepsSixFractionDigits) {
+  EXPECT_EQ(*ParseTimeMicros("1970-01-01T00:00:01.5Z"), 1500000);
+  EXPECT_EQ(*ParseTimeMicros("1970-01-01T00:00:01.123456789Z"), 1123456);
+  EXPECT_EQ(*ParseTimeMicros("1970-01-01T01:00:00.000001+01:00"), 1);
+  EXPECT_EQ(*ParseTimeMicros("1970-01-02"), 86400LL * 1000000);
+  EXPECT_FALSE(ParseTimeMicros("1970-01-01T00:00:01.Z"));
+}
+
+}  // namespace
+}  // namespace scaigrid::iam

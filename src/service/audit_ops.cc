@@ -229,8 +229,10 @@ namespace {
 
 // The opaque cursor: the last seq of the page and a digest of the filters it belongs to.
 std::string QueryDigest(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::vector<std::pair<std::string, std::string>> sorted(params.begin(), params.end());
+  std::sort(sorted.begin(), sorted.end());  // the same filters in any order are one query
   std::string text;
-  for (const auto& [k, v] : params)
+  for (const auto& [k, v] : sorted)
     if (k != "cursor" && k != "limit") text += k + "=" + v + "&";
   return auth::HashSecret(text).substr(0, 12);
 }
@@ -286,9 +288,9 @@ Result<json::object> IamService::QueryAuditEvents(const Caller& c,
       continue;
     }
     if (k == "since" || k == "until") {
-      auto t = ParseTime(v);
+      auto t = ParseTimeMicros(v);
       if (!t) problems.push_back("parameter '" + k + "': " + t.error().message());
-      else (k == "since" ? q.since_us : q.until_us) = *t * 1000000;
+      else (k == "since" ? q.since_us : q.until_us) = *t;
     } else if (k == "limit") {
       char* end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);
@@ -322,9 +324,10 @@ Result<json::object> IamService::QueryAuditEvents(const Caller& c,
   std::string digest = QueryDigest(params);
   if (!cursor.empty()) {
     size_t dot = cursor.find('.');
-    char* end = nullptr;
-    unsigned long long after = dot == std::string::npos ? 0 : std::strtoull(cursor.c_str(), &end, 10);
-    if (dot == std::string::npos || end != cursor.c_str() + dot || cursor.substr(dot + 1) != digest) {
+    bool digits = dot != std::string::npos && dot > 0 && dot <= 19 &&
+                  std::all_of(cursor.begin(), cursor.begin() + static_cast<long>(dot), [](char ch) { return ch >= '0' && ch <= '9'; });
+    unsigned long long after = digits ? std::strtoull(cursor.substr(0, dot).c_str(), nullptr, 10) : 0;
+    if (!digits || cursor.substr(dot + 1) != digest) {
       problems.push_back("parameter 'cursor' does not belong to this query (its filters or order differ)");
     } else {
       q.after_seq = after;
@@ -347,9 +350,11 @@ Result<json::object> IamService::QueryAuditEvents(const Caller& c,
       }
       q.tenant = own;
     }
-    if (!st->snapshot->FindScope(*q.tenant) || !Holds(*st->snapshot, c, "iam:audit:read", *q.tenant, now)) {
+    if (!st->snapshot->FindScope(*q.tenant) || (!Holds(*st->snapshot, c, "iam:audit:read", *q.tenant, now) &&
+                                                 !Holds(*st->snapshot, c, "iam:scopes:read", *q.tenant, now))) {
       return Err(Hidden("scope", *q.tenant));
     }
+    SCAIGRID_RETURN_IF_ERROR(Require(*st->snapshot, c, "iam:audit:read", *q.tenant, now));
   }
   auto page = store_->QueryAudit(q);
   if (!page) return Err(page.error());

@@ -27,4 +27,8 @@ Result<Time> ParseTime(std::string_view text);
 // year digits as needed; they are not valid RFC 3339 and ParseTime rejects them.
 std::string FormatTime(Time t);
 
+// As ParseTime, in microseconds since the epoch, keeping up to six fraction digits (more are
+// truncated). Errors: as ParseTime.
+Result<std::int64_t> ParseTimeMicros(std::string_view text);
+
 }  // namespace scaigrid::iam
