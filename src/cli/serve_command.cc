@@ -30,6 +30,7 @@ struct ServeOptions {
   std::string user = "user:admin";
   std::string config;
   std::string log_level = "info";
+  std::string sync = "full";
 };
 
 // Applies a configuration file to the options of `cmd` that neither the command line nor
@@ -76,7 +77,8 @@ Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, 
   std::error_code ec;
   std::filesystem::create_directories(o.data, ec);
   if (ec) return Err(Status(StatusCode::kUnavailable, "cannot create data directory '" + o.data + "': " + ec.message()));
-  auto store = store::SqliteStore::Open(o.data + "/scaigrid.db");
+  auto store = store::SqliteStore::Open(o.data + "/scaigrid.db", o.sync == "normal" ? store::SqliteStore::Sync::kNormal
+                                                                                   : store::SqliteStore::Sync::kFull);
   if (!store) return Err(store.error());
   return service::IamService::Open(std::move(*store), {o.manifests}, clock);
 }
@@ -181,6 +183,12 @@ void AddServeCommands(CLI::App& app, CliContext& context) {
       ->envname("SCAIGRID_CONFIG");
   AddDataOptions(*serve, *o);
   serve->add_option("--listen", o->listen, "ADDRESS:PORT to listen on")->envname("SCAIGRID_LISTEN")->capture_default_str();
+  serve->add_option("--sync", o->sync,
+                    "full: fsync every commit (survives power loss); normal: survives the process "
+                    "being killed, fsync at checkpoints (much faster audited checks)")
+      ->envname("SCAIGRID_SYNC")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
   serve->add_option("--log-level", o->log_level, "trace, debug (one line per request), info, warn, error or off")
       ->envname("SCAIGRID_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

@@ -92,9 +92,10 @@ CREATE TABLE changes (
 // appended to every index anyway, the explicit seq documents the order the query relies on —
 // which serves "filter = ? ORDER BY seq [DESC]" with a seq range, and by_time turns a
 // since / until bound into a seq bound. The triggers refuse UPDATE and DELETE on any
-// connection, and an INSERT over an existing seq (INSERT OR REPLACE would otherwise delete
-// the old row without firing the delete trigger); an operator can still DROP them
-// deliberately (the tamper test does), and the hash chain is what proves the log intact.
+// connection (not INSERT OR REPLACE over an existing seq: SQLite fires no delete trigger for
+// it; a BEFORE INSERT trigger to catch it would give every append a statement journal, and
+// the hash chain catches the replacement anyway). An operator can still DROP them
+// deliberately (the tamper test does); the hash chain is what proves the log intact.
 constexpr const char* kMigration2 = R"sql(
 CREATE TABLE audit_events (
   seq           INTEGER PRIMARY KEY,
@@ -126,11 +127,6 @@ BEGIN
   SELECT RAISE(ABORT, 'audit events are append-only');
 END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-BEGIN
-  SELECT RAISE(ABORT, 'audit events are append-only');
-END;
-CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
-WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
 BEGIN
   SELECT RAISE(ABORT, 'audit events are append-only');
 END;

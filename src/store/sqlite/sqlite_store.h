@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,7 +36,12 @@ class SqliteStore final : public Store {
   // Errors: kUnavailable naming the path (missing directory, cannot open or create, locked
   // past the busy timeout, I/O); kFailedPrecondition when the file's schema version is newer
   // than this binary's (naming both); kInternal (not a database, corrupt).
-  [[nodiscard]] static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // `sync`: kFull fsyncs the WAL at every commit (an acknowledged change or event survives
+  // power loss); kNormal leaves that to checkpoints (it survives the process being killed,
+  // kill -9 included, but an OS crash or power loss may lose the last commits).
+  enum class Sync { kFull, kNormal };
+  [[nodiscard]] static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                                 Sync sync = Sync::kFull);
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
