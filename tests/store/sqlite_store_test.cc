@@ -282,10 +282,7 @@ TEST_F(SqliteStoreTest, AuditUpdateAndDeleteAreRefusedByTriggers) {
               HasSubstr("audit events are append-only"));
   EXPECT_THAT(RawExec(path_, "DELETE FROM audit_events"),
               HasSubstr("audit events are append-only"));
-  // REPLACE deletes without firing delete triggers; an insert over an existing seq is refused.
-  EXPECT_THAT(RawExec(path_,
-                      "INSERT OR REPLACE INTO audit_events SELECT * FROM audit_events WHERE seq = 1"),
-              HasSubstr("audit events are append-only"));
+  // An upsert is an update. (INSERT OR REPLACE is not caught: docs/storage.md.)
   EXPECT_THAT(RawExec(path_,
                       "INSERT INTO audit_events SELECT * FROM audit_events WHERE seq = 1 "
                       "ON CONFLICT (seq) DO UPDATE SET hash = 'x'"),
@@ -304,8 +301,9 @@ TEST_F(SqliteStoreTest, AuditTriggersCanBeDroppedDeliberately) {
   std::unique_ptr<SqliteStore> store = MustOpen();
   ASSERT_NE(store, nullptr);
   ASSERT_THAT(store->AppendAudit(Events(1, 3)), IsOk());
-  EXPECT_EQ(RawExec(path_, "DROP TRIGGER audit_events_no_update; "
-                           "UPDATE audit_events SET decision = 'denied' WHERE seq = 2"),
+  EXPECT_EQ(RawExec(path_,
+                    "DROP TRIGGER audit_events_no_update; "
+                    "UPDATE audit_events SET decision = 'denied' WHERE seq = 2"),
             "");
   store.reset();
   store = MustOpen();
@@ -314,9 +312,10 @@ TEST_F(SqliteStoreTest, AuditTriggersCanBeDroppedDeliberately) {
   ASSERT_THAT(page, IsOk());
   ASSERT_EQ(page->events.size(), 1u);
   EXPECT_EQ(page->events[0].seq, 2u);
-  EXPECT_THAT(RawQuery(path_, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                              "ORDER BY name"),
-              ElementsAre("audit_events_no_delete", "audit_events_no_replace"));
+  EXPECT_THAT(RawQuery(path_,
+                       "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                       "ORDER BY name"),
+              ElementsAre("audit_events_no_delete"));
   EXPECT_THAT(RawExec(path_, "DELETE FROM audit_events WHERE seq = 3"),
               HasSubstr("audit events are append-only"));
 }
@@ -367,8 +366,9 @@ TEST_F(SqliteStoreTest, AuditMigrationUpgradesAVersion1Database) {
     ASSERT_THAT(store->Apply({.ops = {PutBinding{SampleBinding(1)}}}), IsOk());
   }
   // Back to schema version 1: what a file written by the previous release looks like.
-  ASSERT_EQ(RawExec(path_, "DROP TABLE audit_events; DELETE FROM schema_migrations WHERE "
-                           "version = 2"),
+  ASSERT_EQ(RawExec(path_,
+                    "DROP TABLE audit_events; DELETE FROM schema_migrations WHERE "
+                    "version = 2"),
             "");
   std::unique_ptr<SqliteStore> store = MustOpen();
   ASSERT_NE(store, nullptr);
@@ -377,8 +377,8 @@ TEST_F(SqliteStoreTest, AuditMigrationUpgradesAVersion1Database) {
   ASSERT_THAT(state, IsOk());
   EXPECT_THAT(state->bindings, ElementsAre(SampleBinding(1)));
   EXPECT_THAT(store->AppendAudit(Events(1, 2)), IsOk());
-  EXPECT_THAT(store->LastAuditEvent(), ::testing::Optional(::testing::Optional(
-                                           ::testing::Field(&AuditEvent::seq, 2u))));
+  EXPECT_THAT(store->LastAuditEvent(),
+              ::testing::Optional(::testing::Optional(::testing::Field(&AuditEvent::seq, 2u))));
 }
 
 // ScanAudit reads a page under the lock and calls back without it: the callback may use the
@@ -411,8 +411,8 @@ TEST_F(SqliteStoreTest, AuditAppendsFromTwoConnectionsContinueOneChain) {
   ASSERT_THAT(b->AppendAudit(Events(11, 10)), IsOk());
   EXPECT_THAT(a->AppendAudit(Events(11, 1)),
               StatusIs(StatusCode::kFailedPrecondition, HasSubstr("expected seq 21, got 11")));
-  EXPECT_THAT(a->LastAuditEvent(), ::testing::Optional(::testing::Optional(
-                                       ::testing::Field(&AuditEvent::seq, 20u))));
+  EXPECT_THAT(a->LastAuditEvent(),
+              ::testing::Optional(::testing::Optional(::testing::Field(&AuditEvent::seq, 20u))));
 }
 
 // Threads racing to append the next seq: each seq is taken once, the chain stays dense.

@@ -31,8 +31,8 @@ namespace scaigrid::iam::store {
 // Equality (through store_test_util.h's operator== over Tie) and printing for audit events.
 inline auto Tie(const AuditEvent& e) {
   return std::tie(e.seq, e.id, e.time_us, e.module, e.action, e.decision, e.actor_user_id,
-                  e.actor_type, e.credential_id, e.tenant, e.resource_id, e.request_id,
-                  e.source_ip, e.details, e.prev_hash, e.hash);
+                  e.actor_type, e.credential_id, e.tenant, e.resource_id, e.request_id, e.source_ip,
+                  e.details, e.prev_hash, e.hash);
 }
 inline void PrintTo(const AuditEvent& e, std::ostream* os) {
   *os << "{seq " << e.seq << ", time_us " << e.time_us << ", module " << e.module << ", action "
@@ -77,8 +77,9 @@ AuditEvent SampleAuditEvent(std::uint64_t seq, std::int64_t time_us = 0) {
   std::snprintf(id, sizeof id, "evt_%016llu", static_cast<unsigned long long>(seq));
   return AuditEvent{.seq = seq,
                     .id = id,
-                    .time_us = time_us != 0 ? time_us
-                                          : 1'700'000'000'000'000 + 1000 * static_cast<std::int64_t>(seq),
+                    .time_us = time_us != 0
+                                   ? time_us
+                                   : 1'700'000'000'000'000 + 1000 * static_cast<std::int64_t>(seq),
                     .module = "scaiskills",
                     .action = "scaiskills:grant",
                     .decision = "allowed",
@@ -557,7 +558,6 @@ TEST_P(StoreConformanceTest, ChangesSinceKeepsEveryOpExactly) {
 
 // ---- Audit log
 
-
 TEST_P(StoreConformanceTest, AuditEmptyLogHasNoEvents) {
   EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional<AuditEvent>()));
   Result<AuditPage> page = store_->QueryAudit({});
@@ -578,8 +578,8 @@ TEST_P(StoreConformanceTest, AuditAppendedEventsRoundTripAndTheLastIsTheHighestS
   EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(bare)));
   Append(SampleAuditEvents(5, 1));
   EXPECT_THAT(store_->LastAuditEvent(), ::testing::Optional(std::optional(SampleAuditEvent(5))));
-  EXPECT_THAT(ScanAll(*store_), ElementsAre(first[0], first[1], first[2], bare,
-                                            SampleAuditEvent(5)));
+  EXPECT_THAT(ScanAll(*store_),
+              ElementsAre(first[0], first[1], first[2], bare, SampleAuditEvent(5)));
 }
 
 TEST_P(StoreConformanceTest, AuditAppendRequiresConsecutiveSeqsAndAppendsNothingOtherwise) {
@@ -623,15 +623,16 @@ TEST_P(StoreConformanceTest, AuditAppendRequiresTimesThatDoNotDecrease) {
 
 TEST_P(StoreConformanceTest, AuditQueryLimitMustBeOneToAThousand) {
   Append(SampleAuditEvents(1, 3));
-  for (std::size_t limit : {std::size_t{0}, std::size_t{1001}, std::numeric_limits<std::size_t>::max()}) {
+  for (std::size_t limit :
+       {std::size_t{0}, std::size_t{1001}, std::numeric_limits<std::size_t>::max()}) {
     EXPECT_THAT(store_->QueryAudit({.limit = limit}),
                 StatusIs(StatusCode::kInvalidArgument, HasSubstr("limit")))
         << limit;
   }
-  EXPECT_THAT(store_->QueryAudit({.limit = 1}), ::testing::Optional(::testing::Field(
-                                                   &AuditPage::events, ::testing::SizeIs(1))));
-  EXPECT_THAT(store_->QueryAudit({.limit = 1000}), ::testing::Optional(::testing::Field(
-                                                      &AuditPage::events, ::testing::SizeIs(3))));
+  EXPECT_THAT(store_->QueryAudit({.limit = 1}),
+              ::testing::Optional(::testing::Field(&AuditPage::events, ::testing::SizeIs(1))));
+  EXPECT_THAT(store_->QueryAudit({.limit = 1000}),
+              ::testing::Optional(::testing::Field(&AuditPage::events, ::testing::SizeIs(3))));
 }
 
 TEST_P(StoreConformanceTest, AuditMoreSaysWhetherAnotherPageFollows) {
@@ -643,10 +644,14 @@ TEST_P(StoreConformanceTest, AuditMoreSaysWhetherAnotherPageFollows) {
   };
   EXPECT_EQ(page({.limit = 10}).second, false);
   EXPECT_EQ(page({.limit = 11}).second, false);
-  EXPECT_EQ(page({.limit = 9}), std::pair(std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}, true));
-  EXPECT_EQ(page({.after_seq = 5, .limit = 5}), std::pair(std::vector<std::uint64_t>{6, 7, 8, 9, 10}, false));
-  EXPECT_EQ(page({.after_seq = 5, .limit = 4}), std::pair(std::vector<std::uint64_t>{6, 7, 8, 9}, true));
-  EXPECT_EQ(page({.descending = true, .limit = 3}), std::pair(std::vector<std::uint64_t>{10, 9, 8}, true));
+  EXPECT_EQ(page({.limit = 9}),
+            std::pair(std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}, true));
+  EXPECT_EQ(page({.after_seq = 5, .limit = 5}),
+            std::pair(std::vector<std::uint64_t>{6, 7, 8, 9, 10}, false));
+  EXPECT_EQ(page({.after_seq = 5, .limit = 4}),
+            std::pair(std::vector<std::uint64_t>{6, 7, 8, 9}, true));
+  EXPECT_EQ(page({.descending = true, .limit = 3}),
+            std::pair(std::vector<std::uint64_t>{10, 9, 8}, true));
   EXPECT_EQ(page({.after_seq = 4, .descending = true, .limit = 3}),
             std::pair(std::vector<std::uint64_t>{3, 2, 1}, false));
   EXPECT_EQ(page({.after_seq = 10, .limit = 3}), std::pair(std::vector<std::uint64_t>{}, false));
@@ -690,8 +695,8 @@ TEST_P(StoreConformanceTest, AuditQueriesReturnExactlyTheReferenceFilteredEvents
     return pool[rng() % pool.size()];
   };
   const std::vector<std::string> modules = {"iam", "scaiskills", "llm", "speech"};
-  const std::vector<std::string> actions = {"iam:bindings.create", "scaiskills:grant", "llm:chat",
-                                            "speech:erase", "module.registered", ""};
+  const std::vector<std::string> actions = {"iam:bindings.create", "scaiskills:grant",  "llm:chat",
+                                            "speech:erase",        "module.registered", ""};
   const std::vector<std::string> decisions = {"allowed", "denied", ""};
   std::vector<std::string> actors = {"system"};
   for (int i = 0; i < 9; ++i) actors.push_back("user:u" + std::to_string(i));
@@ -730,8 +735,8 @@ TEST_P(StoreConformanceTest, AuditQueriesReturnExactlyTheReferenceFilteredEvents
       case 2:  // outside the log
         return rng() % 2 == 0 ? first_time - 1 : last_time + 1;
       default:
-        return first_time + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(
-                                                                   last_time - first_time + 1));
+        return first_time + static_cast<std::int64_t>(
+                                rng() % static_cast<std::uint64_t>(last_time - first_time + 1));
     }
   };
 
