@@ -14,7 +14,7 @@ const char* ManageKeyFor(PrincipalKind kind) {
 }
 
 // The stored row of a group or service account the caller may see, or kNotFound.
-Result<const store::PrincipalRow*> VisiblePrincipal(const IamService::Txn* /*unused*/, const ServiceState& st,
+Result<const store::PrincipalRow*> VisiblePrincipal(const ServiceState& st,
                                                     const Caller& c, std::string_view principal, Time now) {
   auto ref = PrincipalRef::Parse(principal);
   if (!ref) return Err(ref.error());
@@ -81,7 +81,7 @@ Result<json::object> IamService::CreateOwned(const Caller& c, PrincipalKind kind
 Result<json::object> IamService::AddMember(const Caller& c, std::string_view group_id, std::string_view member) {
   std::string group = "group:" + std::string(group_id);
   auto rev = Commit(c, [&](Txn& t) -> Status {
-    auto row = VisiblePrincipal(&t, t.base, c, group, t.now);
+    auto row = VisiblePrincipal(t.base, c, group, t.now);
     if (!row) return row.error();
     SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, "iam:groups:manage", (*row)->tenant, t.now));
     auto mref = PrincipalRef::Parse(member);
@@ -108,7 +108,7 @@ Result<json::object> IamService::AddMember(const Caller& c, std::string_view gro
 Result<json::object> IamService::RemoveMember(const Caller& c, std::string_view group_id, std::string_view member) {
   std::string group = "group:" + std::string(group_id);
   auto rev = Commit(c, [&](Txn& t) -> Status {
-    auto row = VisiblePrincipal(&t, t.base, c, group, t.now);
+    auto row = VisiblePrincipal(t.base, c, group, t.now);
     if (!row) return row.error();
     SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, "iam:groups:manage", (*row)->tenant, t.now));
     SCAIGRID_RETURN_IF_ERROR(t.mutation.RemoveMember(group, member));
@@ -149,7 +149,7 @@ Result<json::object> IamService::CreateBinding(const Caller& c, const json::valu
     SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:bindings:manage", row.scope, t.now));
     auto sref = PrincipalRef::Parse(row.subject);
     if (sref->kind != PrincipalKind::kUser) {
-      auto owned = VisiblePrincipal(&t, t.base, c, row.subject, t.now);
+      auto owned = VisiblePrincipal(t.base, c, row.subject, t.now);
       if (!owned) return owned.error();
       if (!RelatedToTenant(s, row.scope, (*owned)->tenant)) {
         return Status::InvalidArgument(row.subject + " belongs to " + (*owned)->tenant + " and cannot be bound at " + Quote(row.scope));
@@ -264,7 +264,7 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
     if (!s.FindScope(gate_scope)) return Hidden("scope", gate_scope);
     auto oref = PrincipalRef::Parse(row.owner);
     if (oref->kind == PrincipalKind::kServiceAccount) {
-      auto owned = VisiblePrincipal(&t, t.base, c, row.owner, t.now);
+      auto owned = VisiblePrincipal(t.base, c, row.owner, t.now);
       if (!owned) return owned.error();
       if (row.scope.empty()) gate_scope = (*owned)->tenant;
     }
@@ -329,7 +329,7 @@ namespace scaigrid::iam::service {
 Result<json::object> IamService::GetOwned(const Caller& c, PrincipalKind kind, std::string_view id) {
   auto st = state();
   std::string principal = PrincipalRef{kind, std::string(id)}.ToString();
-  auto row = VisiblePrincipal(nullptr, *st, c, principal, clock_.Now());
+  auto row = VisiblePrincipal(*st, c, principal, clock_.Now());
   if (!row) return Err(row.error());
   json::object out;
   out["id"] = std::string(id);
@@ -382,7 +382,7 @@ Result<json::object> IamService::ListOwned(const Caller& c, PrincipalKind kind, 
 Result<json::object> IamService::DeleteOwned(const Caller& c, PrincipalKind kind, std::string_view id) {
   std::string principal = PrincipalRef{kind, std::string(id)}.ToString();
   auto rev = Commit(c, [&](Txn& t) -> Status {
-    auto row = VisiblePrincipal(&t, t.base, c, principal, t.now);
+    auto row = VisiblePrincipal(t.base, c, principal, t.now);
     if (!row) return row.error();
     SCAIGRID_RETURN_IF_ERROR(Require(*t.base.snapshot, c, ManageKeyFor(kind), (*row)->tenant, t.now));
     const Snapshot& s = *t.base.snapshot;
