@@ -132,7 +132,17 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations = {kMigration1, kMigration2};
+// A tenant admin's queries always filter by tenant, usually with module, action or decision
+// too. With module, action and decision in the tenant index after (tenant, seq), SQLite checks
+// "+module = ?" (and the others) on the index entry and reads the table row only for the
+// events that match (a deferred seek), instead of reading every event of the tenant until the
+// page is full: about 8 times fewer page reads for tenant=T&module=X with 8 modules.
+constexpr const char* kMigration3 = R"sql(
+DROP INDEX audit_events_by_tenant;
+CREATE INDEX audit_events_by_tenant ON audit_events (tenant, seq, module, action, decision);
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations = {kMigration1, kMigration2, kMigration3};
 
 constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
