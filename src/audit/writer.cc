@@ -102,8 +102,39 @@ Status AuditWriter::Wait(const Ticket& ticket, std::chrono::milliseconds timeout
         "audit event not committed within " + std::to_string(timeout.count()) + " ms",
         "audit_timeout");
   }
-  if (committed_through_ >= ticket.number) return Status::Ok();
+  return SettledStatusLocked(ticket.number);
+}
+
+Status AuditWriter::SettledStatusLocked(std::uint64_t ticket) const {
+  if (committed_through_ >= ticket) return Status::Ok();
   return Unavailable("audit log unavailable: " + last_failure_.message(), "audit_unavailable");
+}
+
+void AuditWriter::WhenSettled(const Ticket& ticket, Done done) {
+  Status now;
+  {
+    std::lock_guard lock(mu_);
+    if (ticket.number == 0 || ticket.number > counters_.submitted) {
+      now = Status::InvalidArgument("unknown audit ticket " + std::to_string(ticket.number));
+    } else if (committed_through_ >= ticket.number || failed_through_ >= ticket.number) {
+      now = SettledStatusLocked(ticket.number);
+    } else {
+      settle_callbacks_.emplace(ticket.number, std::move(done));
+      return;
+    }
+  }
+  done(std::move(now));
+}
+
+std::vector<std::pair<AuditWriter::Done, Status>> AuditWriter::TakeSettledLocked() {
+  std::vector<std::pair<Done, Status>> out;
+  const std::uint64_t settled = std::max(committed_through_, failed_through_);
+  auto it = settle_callbacks_.begin();
+  for (; it != settle_callbacks_.end() && it->first <= settled; ++it) {
+    out.emplace_back(std::move(it->second), SettledStatusLocked(it->first));
+  }
+  settle_callbacks_.erase(settle_callbacks_.begin(), it);
+  return out;
 }
 
 Status AuditWriter::SubmitAndWait(store::AuditEvent e, std::chrono::milliseconds timeout) {
@@ -223,6 +254,12 @@ void AuditWriter::Run() {
     }
     done_cv_.notify_all();
     space_cv_.notify_all();
+    if (!settle_callbacks_.empty()) {
+      std::vector<std::pair<Done, Status>> settled = TakeSettledLocked();
+      lock.unlock();
+      for (auto& [done, status] : settled) done(std::move(status));
+      lock.lock();
+    }
     if (!out.status.ok()) {
       if (after_stop) break;
       work_cv_.wait_for(lock, options_.retry_interval, [&] { return stopping_; });

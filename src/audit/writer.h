@@ -43,9 +43,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -116,6 +118,16 @@ class AuditWriter {
   // Submit, then Wait(timeout). The enqueue wait (up to enqueue_timeout) comes first.
   Status SubmitAndWait(store::AuditEvent e, std::chrono::milliseconds timeout);
 
+  // The asynchronous Wait: `done` is called once with what Wait would return, without a
+  // timeout: OK when the ticket's event is committed, kUnavailable "audit_unavailable" when an
+  // attempt to commit it failed or Stop abandoned it. It runs at once on the calling thread
+  // when the ticket is already settled (or unknown: kInvalidArgument), else on the writer
+  // thread right after the batch's outcome, so it must be short and must not call back into
+  // this writer. Every callback runs before Stop returns. A caller that needs a deadline keeps
+  // its own timer (an HTTP request does: HttpServerOptions::response_timeout).
+  using Done = std::function<void(Status)>;
+  void WhenSettled(const Ticket& ticket, Done done);
+
   Counters counters() const;
 
  private:
@@ -129,6 +141,10 @@ class AuditWriter {
   void SealInto(std::vector<store::AuditEvent>& batch, std::vector<store::AuditEvent> fresh);
   Outcome CommitBatch(std::vector<store::AuditEvent>& batch);
   Result<std::size_t> Reconcile(std::vector<store::AuditEvent>& batch);
+  // The status a settled ticket gets; call with mu_ held.
+  Status SettledStatusLocked(std::uint64_t ticket) const;
+  // Removes the callbacks of settled tickets (mu_ held); the caller runs them unlocked.
+  std::vector<std::pair<Done, Status>> TakeSettledLocked();
 
   store::Store& store_;
   const Options options_;
@@ -145,6 +161,7 @@ class AuditWriter {
   std::uint64_t committed_through_ = 0;  // tickets 1..this are committed
   std::uint64_t failed_through_ = 0;     // tickets 1..this were in a failed attempt
   Status last_failure_;                  // the store's error of the latest failed attempt
+  std::multimap<std::uint64_t, Done> settle_callbacks_;  // WhenSettled, by ticket
   Counters counters_;
   std::thread thread_;
 

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <condition_variable>
 #include <random>
 #include <set>
 #include <string>
@@ -214,6 +216,89 @@ TEST(AuditWriterTest, FailedBatchTellsItsWaitersAndIsRetriedUntilTheStoreRecover
   AuditWriter::Counters c = writer.counters();
   EXPECT_EQ(c.committed, 3u);
   EXPECT_EQ(c.queue_depth, 0u);
+}
+
+// Records what WhenSettled callbacks were called with, from whichever thread.
+class Settlements {
+ public:
+  AuditWriter::Done For(std::string name) {
+    return [this, name = std::move(name)](Status s) {
+      std::lock_guard lock(mu_);
+      got_.emplace(name, std::move(s));
+      cv_.notify_all();
+    };
+  }
+  // Waits until `n` callbacks ran (bounded: a test that hangs fails instead).
+  bool WaitFor(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kLong, [&] { return got_.size() >= n; });
+  }
+  std::map<std::string, Status> got() const {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Status> got_;
+};
+
+TEST(AuditWriterTest, WhenSettledRunsOnceTheBatchCommitsWithoutBlockingTheCaller) {
+  FakeAuditStore store;
+  AuditWriter writer(store, Small());
+  ASSERT_THAT(writer.Start(), IsOk());
+  store.Block();
+  Settlements settled;
+  Result<AuditWriter::Ticket> a = writer.Submit(Event("a"));
+  ASSERT_THAT(a, IsOk());
+  store.WaitForAppendCalls(1);  // "a" is in flight, held by the store
+  Result<AuditWriter::Ticket> b = writer.Submit(Event("b"));
+  ASSERT_THAT(b, IsOk());
+  writer.WhenSettled(*a, settled.For("a"));
+  writer.WhenSettled(*b, settled.For("b"));
+  EXPECT_TRUE(settled.got().empty());  // registered, not called: nothing is committed yet
+  store.Unblock();
+  ASSERT_TRUE(settled.WaitFor(2));
+  EXPECT_THAT(settled.got().at("a"), IsOk());
+  EXPECT_THAT(settled.got().at("b"), IsOk());
+  EXPECT_THAT(Markers(store), ElementsAre("a", "b"));
+  // Already committed: called at once, on this thread.
+  Status now = Status::Internal("not called");
+  writer.WhenSettled(*a, [&](Status s) { now = std::move(s); });
+  EXPECT_THAT(now, IsOk());
+  writer.WhenSettled(AuditWriter::Ticket{99}, [&](Status s) { now = std::move(s); });
+  EXPECT_THAT(now, StatusIs(StatusCode::kInvalidArgument, HasSubstr("unknown audit ticket 99")));
+}
+
+TEST(AuditWriterTest, WhenSettledReportsAFailedBatchAndStopAbandoningEvents) {
+  FakeAuditStore store;
+  AuditWriter writer(store, Small());
+  ASSERT_THAT(writer.Start(), IsOk());
+  store.Block();
+  Settlements settled;
+  Result<AuditWriter::Ticket> a = writer.Submit(Event("a"));
+  ASSERT_THAT(a, IsOk());
+  store.WaitForAppendCalls(1);
+  writer.WhenSettled(*a, settled.For("a"));
+  store.FailWith(Status(StatusCode::kUnavailable, "disk I/O error"));
+  store.Unblock();
+  ASSERT_TRUE(settled.WaitFor(1));
+  EXPECT_THAT(settled.got().at("a"),
+              StatusIs(StatusCode::kUnavailable, "audit log unavailable: disk I/O error"));
+  EXPECT_EQ(settled.got().at("a").reason(), "audit_unavailable");
+
+  // Stop with the store still failing: a pending callback is told before Stop returns.
+  store.Block();
+  Result<AuditWriter::Ticket> b = writer.Submit(Event("b"));
+  ASSERT_THAT(b, IsOk());
+  writer.WhenSettled(*b, settled.For("b"));
+  std::thread stopper([&] { writer.Stop(); });
+  store.Unblock();
+  stopper.join();
+  ASSERT_EQ(settled.got().size(), 2u);
+  EXPECT_THAT(settled.got().at("b"), StatusIs(StatusCode::kUnavailable, HasSubstr("disk I/O error")));
+  EXPECT_TRUE(store.events().empty());
 }
 
 TEST(AuditWriterTest, ACommitReportedAsFailedIsNotWrittenTwice) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -89,11 +91,47 @@ bool IsBeastHttpError(const beast::error_code& ec) {
 
 }  // namespace
 
+struct Responder::State {
+  std::function<void(HttpResponse)> deliver;
+  std::atomic<bool> used{false};
+  ~State() {
+    if (used.exchange(true) || !deliver) return;
+    try {
+      deliver(ErrorResponse(500, "internal", "internal error: the response was lost"));
+    } catch (...) {  // bad_alloc: the response timeout answers instead
+    }
+  }
+};
+
+Responder::Responder(std::function<void(HttpResponse)> deliver)
+    : state_(std::make_shared<State>()) {
+  state_->deliver = std::move(deliver);
+}
+
+void Responder::operator()(HttpResponse response) const {
+  if (state_ && !state_->used.exchange(true)) state_->deliver(std::move(response));
+}
+
+void Responder::Dismiss() const {
+  if (state_) state_->used.store(true);
+}
+
+namespace {
+
+// Shared by the server and every Responder it made: a Responder called after the server's
+// io_context is gone (e.g. from an audit writer stopping later) must not touch it.
+struct DeferredHub {
+  std::mutex mu;
+  bool open = true;  // guarded by mu; false once the io_context is about to be destroyed
+};
+
+}  // namespace
+
 class Session;
 
 class ServerImpl {
  public:
-  ServerImpl(HttpServerOptions options, HttpHandler handler, Metrics* metrics)
+  ServerImpl(HttpServerOptions options, AsyncHttpHandler handler, Metrics* metrics)
       : options_(std::move(options)), handler_(std::move(handler)), metrics_(metrics) {}
   ~ServerImpl() { Stop(); }
 
@@ -102,7 +140,8 @@ class ServerImpl {
 
   // Session interface (called on session strands).
   const HttpServerOptions& options() const { return options_; }
-  HttpResponse Handle(const HttpRequest& request);
+  std::optional<HttpResponse> Handle(const HttpRequest& request, const Responder& respond);
+  const std::shared_ptr<DeferredHub>& hub() const { return hub_; }
   void Finished(std::string_view method, std::string_view route, int status,
                 std::string_view request_id, std::string_view remote, Clock::time_point start);
   bool Register(const std::shared_ptr<Session>& session);
@@ -114,8 +153,9 @@ class ServerImpl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
 
   const HttpServerOptions options_;
-  const HttpHandler handler_;
+  const AsyncHttpHandler handler_;
   Metrics* const metrics_;
+  const std::shared_ptr<DeferredHub> hub_ = std::make_shared<DeferredHub>();
 
   enum class State { kNew, kRunning, kStopped };
   std::mutex lifecycle_mu_;  // serializes Start() and Stop()
@@ -136,7 +176,10 @@ class ServerImpl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ServerImpl& server)
-      : stream_(std::move(socket)), server_(server), options_(server.options()) {
+      : stream_(std::move(socket)),
+        response_timer_(stream_.get_executor()),
+        server_(server),
+        options_(server.options()) {
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = peer.address().to_string();
@@ -238,11 +281,48 @@ class Session : public std::enable_shared_from_this<Session> {
     request.request_id = IsValidRequestId(client_id) ? std::string(client_id) : NewRequestId();
     request_id_ = request.request_id;
     request.body = std::move(req.body());
+    version_ = req.version();
+    head_ = req.method() == bhttp::verb::head;
+    keep_alive_ = req.keep_alive();
 
-    HttpResponse response = server_.Handle(request);
-    const bool keep_alive = req.keep_alive() && !stopping_;
-    Write(std::move(response), req.version(), req.method() == bhttp::verb::head, keep_alive,
-          /*linger=*/false);
+    // The responder posts the deferred response back to this connection's strand; it keeps
+    // no reference that would hold the connection open (the response timer does that).
+    const std::uint64_t generation = ++generation_;
+    Responder respond([hub = server_.hub(), weak = weak_from_this(), generation](HttpResponse r) {
+      std::lock_guard lock(hub->mu);
+      if (!hub->open) return;
+      if (std::shared_ptr<Session> self = weak.lock()) {
+        net::post(self->stream_.get_executor(), [self, generation, r = std::move(r)]() mutable {
+          self->OnDeferred(generation, std::move(r));
+        });
+      }
+    });
+    std::optional<HttpResponse> response = server_.Handle(request, respond);
+    if (response) {
+      respond.Dismiss();
+      return Respond(std::move(*response));
+    }
+    awaiting_ = true;
+    response_timer_.expires_after(options_.response_timeout);
+    response_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+      if (ec) return;  // cancelled: the response arrived
+      self->OnDeferred(generation,
+                       ErrorResponse(503, "timeout",
+                                     fmt::format("the response was not ready within {} ms",
+                                                 self->options_.response_timeout.count())));
+    });
+  }
+
+  // A deferred response, or the timeout's 503: the first for the current request wins.
+  void OnDeferred(std::uint64_t generation, HttpResponse response) {
+    if (!awaiting_ || generation != generation_) return;
+    awaiting_ = false;
+    response_timer_.cancel();
+    Respond(std::move(response));
+  }
+
+  void Respond(HttpResponse response) {
+    Write(std::move(response), version_, head_, keep_alive_ && !stopping_, /*linger=*/false);
   }
 
   void OnReadError(beast::error_code ec) {
@@ -366,6 +446,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer response_timer_;  // bounds a deferred response
   beast::flat_buffer buffer_;
   ServerImpl& server_;
   const HttpServerOptions& options_;
@@ -376,6 +457,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool first_ = true;      // no request read yet on this connection
   bool reading_ = false;   // waiting for the client (safe to close on Stop())
   bool stopping_ = false;  // Stop() asked: close after the current response
+  bool awaiting_ = false;  // the handler deferred the response; it has not arrived yet
+  std::uint64_t generation_ = 0;  // numbers the requests, so a late response is recognised
+  unsigned version_ = 11;         // of the request being answered
+  bool head_ = false;
+  bool keep_alive_ = false;
   // The request being answered, for the log line and metrics.
   std::string method_;
   std::string request_id_;
@@ -385,9 +471,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point linger_deadline_;
 };
 
-HttpResponse ServerImpl::Handle(const HttpRequest& request) {
+std::optional<HttpResponse> ServerImpl::Handle(const HttpRequest& request,
+                                               const Responder& respond) {
   try {
-    return handler_(request);
+    return handler_(request, respond);
   } catch (const std::exception& e) {
     spdlog::error("http handler threw: {} method={} path={} request_id={}", e.what(),
                   request.method, ToValidUtf8(request.path), request.request_id);
@@ -560,6 +647,11 @@ void ServerImpl::StopLocked() {
   ioc_->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  {
+    // From now on a Responder called late (from another component's thread) does nothing.
+    std::lock_guard lock(hub_->mu);
+    hub_->open = false;
+  }
   // Destroying the io_context destroys the handlers still queued, hence the remaining sessions
   // and their sockets. The acceptor and timer go first: they use the io_context.
   accept_retry_.reset();
@@ -574,8 +666,17 @@ class HttpServer::Impl : public ServerImpl {
   using ServerImpl::ServerImpl;
 };
 
-HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, Metrics* metrics)
+HttpServer::HttpServer(HttpServerOptions options, AsyncHttpHandler handler, Metrics* metrics)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler), metrics)) {}
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler, Metrics* metrics)
+    : HttpServer(
+          std::move(options),
+          AsyncHttpHandler([handler = std::move(handler)](const HttpRequest& request,
+                                                          const Responder&) {
+            return std::optional<HttpResponse>(handler(request));
+          }),
+          metrics) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -9,9 +9,13 @@
 // not complete within header_timeout, or a keep-alive connection idle for idle_timeout, is
 // closed without a response. An exception from the handler is answered with 500 `internal`.
 //
+// Deferred responses: an AsyncHttpHandler may return no response and hand it back later
+// through its Responder, from any thread; meanwhile the request holds no thread, so a server
+// with two threads can have thousands of requests waiting (e.g. for an audit commit).
+//
 // Thread-safety: Start() and Stop() may be called from any thread but not concurrently with
 // each other, and never from inside the handler. The handler is called concurrently from
-// `threads` threads.
+// `threads` threads. A Responder may outlive the server: calling it then does nothing.
 #pragma once
 
 #include <chrono>
@@ -39,6 +43,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
   // Writing one response must finish within this time.
   std::chrono::milliseconds write_timeout{30000};
+  // A deferred response (AsyncHttpHandler) not handed back within this time is answered
+  // 503 `timeout` instead; the late response is dropped.
+  std::chrono::milliseconds response_timeout{10000};
   // Stop() lets requests in flight finish for up to this long before cutting them off.
   std::chrono::milliseconds shutdown_grace{5000};
 };
@@ -47,6 +54,8 @@ class HttpServer {
  public:
   // `metrics` may be null; when set it must outlive the server.
   HttpServer(HttpServerOptions options, HttpHandler handler, Metrics* metrics);
+  // A handler that may defer responses (http_types.h).
+  HttpServer(HttpServerOptions options, AsyncHttpHandler handler, Metrics* metrics);
   ~HttpServer();  // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,5 +53,33 @@ struct HttpResponse {
 // Produces the response for one request. Called concurrently from the server's threads. An
 // exception escaping it is caught by the server and answered with 500 `internal`.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Hands back the response of a request whose handler deferred it (AsyncHttpHandler). Copyable;
+// may be called from any thread. The first call delivers; later calls are ignored. If every
+// copy is destroyed without a call, the request is answered 500 `internal`, so a lost
+// responder never leaves a client waiting.
+class Responder {
+ public:
+  Responder() = default;
+  // `deliver` receives the response once (the server's side of the responder).
+  explicit Responder(std::function<void(HttpResponse)> deliver);
+
+  void operator()(HttpResponse response) const;
+  // Marks the responder used without delivering anything: the server does this when the
+  // handler answered at once.
+  void Dismiss() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// A handler that may answer later: it returns the response, or std::nullopt after keeping a
+// copy of `respond` and arranging for it to be called (e.g. when an audit batch commits).
+// While a response is deferred the request holds no server thread; the connection reads no
+// further request until it is answered (responses stay in request order), and
+// HttpServerOptions::response_timeout bounds the wait.
+using AsyncHttpHandler =
+    std::function<std::optional<HttpResponse>(const HttpRequest&, const Responder& respond)>;
 
 }  // namespace scaigrid::iam::http

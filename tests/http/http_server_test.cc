@@ -559,4 +559,140 @@ TEST_F(HttpServerTest, StartFailsClearlyWhenThePortIsTaken) {
 }
 
 }  // namespace
+// ---- Deferred responses (AsyncHttpHandler).
+
+// Keeps the responders of deferred requests until the test hands them their responses.
+class DeferredTest : public testing::Test {
+ protected:
+  // "/now" answers at once; "/drop" defers and drops its responder; anything else defers.
+  std::uint16_t StartServer(HttpServerOptions options = {}) {
+    options.address = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    server_ = std::make_unique<HttpServer>(
+        options,
+        [this](const HttpRequest& req, const Responder& respond) -> std::optional<HttpResponse> {
+          HttpResponse r;
+          r.body = req.path;
+          r.route = "/deferred";
+          if (req.path == "/now") return r;
+          if (req.path == "/drop") return std::nullopt;
+          std::lock_guard lock(mu_);
+          waiting_.push_back(respond);
+          paths_.push_back(req.path);
+          cv_.notify_all();
+          return std::nullopt;
+        },
+        &metrics_);
+    Result<std::uint16_t> port = server_->Start();
+    EXPECT_TRUE(port.has_value()) << port.error().ToString();
+    return port.value_or(0);
+  }
+
+  // Waits until `n` requests are deferred, then answers each with its own path, from this
+  // thread (not a server thread).
+  bool AnswerWhenDeferred(std::size_t n) {
+    std::vector<Responder> take;
+    std::vector<std::string> paths;
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, kDeadline, [&] { return waiting_.size() >= n; })) return false;
+      take.swap(waiting_);
+      paths.swap(paths_);
+    }
+    for (std::size_t i = 0; i < take.size(); ++i) {
+      HttpResponse r;
+      r.status = 201;
+      r.body = "late " + paths[i];
+      r.route = "/deferred";
+      take[i](r);
+      take[i](HttpResponse{.status = 500});  // a second call is ignored
+    }
+    return true;
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Responder> waiting_;
+  std::vector<std::string> paths_;
+};
+
+TEST_F(DeferredTest, ManyMoreWaitingRequestsThanThreads) {
+  // 200 requests wait at once on a server with two threads: none of them holds a thread.
+  const std::uint16_t port = StartServer();
+  constexpr int kClients = 200;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(clients.back()->Send(Get(fmt::format("/c{}", i))));
+  }
+  // While they wait, the server still answers others at once.
+  Client other(port);
+  auto now = other.Request(Get("/now"));
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->body, "/now");
+  ASSERT_TRUE(AnswerWhenDeferred(kClients));
+  for (int i = 0; i < kClients; ++i) {
+    auto r = clients[static_cast<std::size_t>(i)]->Read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, fmt::format("late /c{}", i));
+  }
+}
+
+TEST_F(DeferredTest, PipelinedRequestsWaitForTheDeferredOneAndStayInOrder) {
+  Client c(StartServer());
+  ASSERT_TRUE(c.Send(Get("/first") + Get("/now")));
+  ASSERT_TRUE(AnswerWhenDeferred(1));
+  auto first = c.Read();
+  auto second = c.Read();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, "late /first");
+  EXPECT_EQ(second->body, "/now");
+}
+
+TEST_F(DeferredTest, AResponseNotHandedBackInTimeIs503AndTheLateOneIsDropped) {
+  HttpServerOptions options;
+  options.response_timeout = milliseconds(200);
+  Client c(StartServer(options));
+  auto r = c.Request(Get("/slow", "X-Request-Id: slow-1\r\n"));
+  ASSERT_TRUE(r);
+  ExpectJsonError(*r, 503, "timeout");
+  EXPECT_THAT(std::string(r->Json().at("error").at("message").as_string()), HasSubstr("200 ms"));
+  EXPECT_EQ(r->Header("x-request-id"), "slow-1");
+  ASSERT_TRUE(AnswerWhenDeferred(1));  // too late: dropped
+  auto next = c.Request(Get("/now"));  // the connection serves the next request normally
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "/now");
+}
+
+TEST_F(DeferredTest, ALostResponderIs500NotAHang) {
+  Client c(StartServer());
+  auto r = c.Request(Get("/drop"));
+  ASSERT_TRUE(r);
+  ExpectJsonError(*r, 500, "internal");
+  EXPECT_THAT(std::string(r->Json().at("error").at("message").as_string()), HasSubstr("lost"));
+}
+
+TEST_F(DeferredTest, AResponderCalledAfterStopDoesNothing) {
+  HttpServerOptions options;
+  options.shutdown_grace = milliseconds(300);
+  Client c(StartServer(options));
+  ASSERT_TRUE(c.Send(Get("/pending")));
+  {
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, kDeadline, [&] { return waiting_.size() == 1; }));
+  }
+  server_->Stop();  // waits shutdown_grace for the deferred request, then cuts it off
+  server_.reset();
+  ASSERT_TRUE(AnswerWhenDeferred(1));  // the server is gone: nothing happens, nothing crashes
+  EXPECT_TRUE(c.WaitForClose());
+}
+
 }  // namespace scaigrid::iam::http
