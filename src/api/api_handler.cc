@@ -18,6 +18,8 @@ constexpr size_t kMaxJsonDepth = 32;
 struct Params {
   std::vector<std::string> path;  // decoded values of the {…} segments, in order
   http::QueryParams query;
+  // Where a durable-audit action records the events the answer must wait for.
+  service::PendingAudit* pending = nullptr;
   std::string Query(std::string_view key) const {
     const std::string* v = http::FindParam(query, key);
     return v ? *v : std::string();
@@ -142,10 +144,10 @@ ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::st
     return service_.CreateApiKey(c, *body);
   });
   add("DELETE", "/v1/iam/api-keys/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.RevokeApiKey(c, p.path[0]); });
-  add("POST", "/v1/iam/check", 200, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+  add("POST", "/v1/iam/check", 200, [this](const Caller& c, const Params& p, const HttpRequest& req) -> Result<json::object> {
     auto body = ParseBody(req);
     if (!body) return Err(body.error());
-    auto r = service_.Check(c, *body);
+    auto r = service_.Check(c, *body, p.pending);
     if (r && metrics_ != nullptr) {
       auto count = [&](const json::object& one) {
         metrics_->AddCounter(one.at("allowed").as_bool() ? "scaigrid_checks_total{decision=\"allowed\"}" : "scaigrid_checks_total{decision=\"denied\"}",
@@ -163,16 +165,16 @@ ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::st
   add("GET", "/v1/iam/who-can", 200, [this](const Caller& c, const Params& p, const HttpRequest&) {
     return service_.WhoCan(c, p.Query("permission"), p.Query("scope"), p.Query("cursor"), p.Query("limit"));
   });
-  add("POST", "/v1/audit/events", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+  add("POST", "/v1/audit/events", 201, [this](const Caller& c, const Params& p, const HttpRequest& req) -> Result<json::object> {
     auto body = ParseBody(req);
     if (!body) return Err(body.error());
-    return service_.AppendAuditEvent(c, *body);
+    return service_.AppendAuditEvent(c, *body, p.pending);
   });
   add("GET", "/v1/audit/events", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.QueryAuditEvents(c, p.query); });
   add("GET", "/v1/iam/me/permissions", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.MyPermissions(c, p.Query("scope")); });
 }
 
-HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
+std::optional<HttpResponse> ApiHandler::Handle(const HttpRequest& req, const http::Responder& responder) const {
   // Operations endpoints: no credential.
   if (req.method == "GET" && req.path == "/healthz") {
     HttpResponse r = JsonResponse(200, json::object{{"status", "ok"}});
@@ -256,11 +258,23 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) const {
   }
   caller->request_id = req.request_id;
   caller->source_ip = req.remote_address;
+  service::PendingAudit pending;
+  params.pending = &pending;
   auto result = match->action(*caller, params, req);
   if (!result) return respond(http::StatusResponse(result.error()));
   HttpResponse r = JsonResponse(match->success_status, *result);
   if (auto* etag = result->if_contains("etag"); etag && etag->is_string()) r.headers.push_back({"ETag", std::string(etag->get_string())});
-  return respond(std::move(r));
+  if (!pending.last) return respond(std::move(r));
+  // Answer once the events are durable. The callback may run on the audit writer's thread,
+  // possibly while the server shuts down: it holds only its own copies, never `this`.
+  r.route = match->pattern;
+  service_.WhenAuditDurable(pending, [responder, r = std::move(r)](Status durable) mutable {
+    if (durable.ok()) return responder(std::move(r));
+    HttpResponse failed = http::StatusResponse(durable);
+    failed.route = std::move(r.route);
+    responder(std::move(failed));
+  });
+  return std::nullopt;
 }
 
 }  // namespace scaigrid::iam::api

@@ -2,10 +2,15 @@
 // JSON decoding, and the mapping of results and errors to responses. Transport-agnostic:
 // http::HttpServer calls Handle for every request.
 //
+// Requests whose audit events must be durable before the answer (audited checks, module
+// events) do not block a server thread: Handle returns no response and hands it to the
+// Responder when the audit batch commits (or a 503 when it cannot be acknowledged).
+//
 // Thread-safety: Handle may be called from any number of threads at once.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +27,9 @@ class ApiHandler {
   ApiHandler(service::IamService& service, http::Metrics* metrics, std::string openapi_json);
   ~ApiHandler();
 
-  http::HttpResponse Handle(const http::HttpRequest& request) const;
+  // An http::AsyncHttpHandler.
+  std::optional<http::HttpResponse> Handle(const http::HttpRequest& request,
+                                           const http::Responder& respond) const;
 
   struct Route;
 

@@ -135,7 +135,12 @@ int RunServe(const ServeOptions& o, CliContext& context) {
   options.port = listen->second;
   options.threads = o.threads;
   options.body_limit = o.body_limit;
-  http::HttpServer server(options, [&](const http::HttpRequest& r) { return handler.Handle(r); }, &metrics);
+  // A response waiting for its audit batch gets the service's audit wait, then 503.
+  options.response_timeout = service::ServiceOptions{}.audit_wait;
+  http::HttpServer server(
+      options,
+      http::AsyncHttpHandler([&](const http::HttpRequest& r, const http::Responder& respond) { return handler.Handle(r, respond); }),
+      &metrics);
   auto port = server.Start();
   if (!port) {
     PrintError(context.err, port.error());

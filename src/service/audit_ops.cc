@@ -172,7 +172,20 @@ Status IamService::AuditChange(const Caller& c, const ServiceState& before, cons
   return Status::Ok();
 }
 
-Result<json::object> IamService::AppendAuditEvent(const Caller& c, const json::value& body) {
+Status IamService::SubmitDurable(store::AuditEvent event, PendingAudit* pending) {
+  if (pending == nullptr) return audit_->SubmitAndWait(std::move(event), options_.audit_wait);
+  Result<audit::AuditWriter::Ticket> ticket = audit_->Submit(std::move(event));
+  if (!ticket) return std::move(ticket).error();
+  pending->Add(*ticket);
+  return Status::Ok();
+}
+
+void IamService::WhenAuditDurable(const PendingAudit& pending, audit::AuditWriter::Done done) const {
+  if (!pending.last) return done(Status::Ok());
+  audit_->WhenSettled(*pending.last, std::move(done));
+}
+
+Result<json::object> IamService::AppendAuditEvent(const Caller& c, const json::value& body, PendingAudit* pending) {
   JsonArgs args(body, {"module", "action", "resource_id", "tenant", "decision", "actor_user_id", "details"});
   auto module = args.String("module", true, 64);
   auto action = args.String("action", true, 200);
@@ -218,7 +231,7 @@ Result<json::object> IamService::AppendAuditEvent(const Caller& c, const json::v
   json::object d = json::parse(details_text).as_object();
   d["reported_by"] = c.principal;
   e.details = json::serialize(d);
-  SCAIGRID_RETURN_IF_ERROR(audit_->SubmitAndWait(std::move(e), options_.audit_wait));
+  SCAIGRID_RETURN_IF_ERROR(SubmitDurable(std::move(e), pending));
   json::object out;
   out["accepted"] = true;
   out["revision"] = st->snapshot->revision();

@@ -38,7 +38,7 @@ json::object ExplanationToJson(const Explanation& e) {
 
 }  // namespace
 
-Result<json::object> IamService::Check(const Caller& c, const json::value& body) {
+Result<json::object> IamService::Check(const Caller& c, const json::value& body, PendingAudit* pending) {
   const json::object* obj = body.if_object();
   if (obj != nullptr && obj->contains("checks")) {
     JsonArgs args(body, {"checks"});
@@ -51,7 +51,7 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
     std::uint64_t revision = 0;
     auto st = state();  // the whole batch is answered on one snapshot
     for (const json::value& one : list->get_array()) {
-      auto r = CheckOne(c, one, st);
+      auto r = CheckOne(c, one, st, pending);
       if (!r) {  // one bad check fails the batch: nothing is half-answered
         Status s = r.error();
         return Err(Status(s.code(), "check " + std::to_string(results.size()) + ": " + s.message(), s.details())
@@ -66,11 +66,11 @@ Result<json::object> IamService::Check(const Caller& c, const json::value& body)
     return out;
   }
 
-  return CheckOne(c, body, nullptr);
+  return CheckOne(c, body, nullptr, pending);
 }
 
 Result<json::object> IamService::CheckOne(const Caller& c, const json::value& body,
-                                          std::shared_ptr<const ServiceState> st) {
+                                          std::shared_ptr<const ServiceState> st, PendingAudit* pending) {
   JsonArgs args(body, {"subject", "token", "permission", "scope", "resource", "audit", "min_revision", "explain"});
   auto subject = args.String("subject", false, 300);
   auto token = args.String("token", false, 300);
@@ -155,7 +155,7 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     event.details = json::serialize(details);
     // Fail closed: a decision that must be audited is not answered without its event.
     if (key_info.audit_always || options_.wait_for_audited_checks) {
-      SCAIGRID_RETURN_IF_ERROR(audit_->SubmitAndWait(std::move(event), options_.audit_wait));
+      SCAIGRID_RETURN_IF_ERROR(SubmitDurable(std::move(event), pending));
     } else if (auto ticket = audit_->Submit(std::move(event)); !ticket) {
       return Err(ticket.error());
     }

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,17 @@ struct ServiceOptions {
   audit::AuditWriter::Options audit;
   bool wait_for_audited_checks = true;
   std::chrono::milliseconds audit_wait{5000};  // then 503: fail closed
+};
+
+// Audit events a request submitted that must be durable before it is answered, when the
+// caller chose not to block on them (the HTTP API: a waiting request holds no thread). The
+// caller must not answer before WhenAuditDurable reports OK; on an error it answers with
+// that error instead (503: fail closed). Empty when nothing needs waiting for.
+struct PendingAudit {
+  std::optional<audit::AuditWriter::Ticket> last;  // the last event's ticket (seqs are in order)
+  void Add(audit::AuditWriter::Ticket t) {
+    if (!last || t.number > last->number) last = t;
+  }
 };
 
 // An audit event as the API shows it (docs/audit.md).
@@ -126,17 +138,27 @@ class IamService {
   Result<json::object> ListApiKeys(const Caller& c, std::string_view owner);
 
   // ---- Audit log. Append a module's own event (iam:audit:write); query events.
-  Result<json::object> AppendAuditEvent(const Caller& c, const json::value& body);
+  // With `pending`, the event is submitted and its ticket added there instead of waiting.
+  Result<json::object> AppendAuditEvent(const Caller& c, const json::value& body,
+                                        PendingAudit* pending = nullptr);
   // `params`: filters module, since, until, actor, action, resource, tenant, decision;
   // cursor, order (asc|desc), limit (1..1000). Unknown parameters are errors.
   Result<json::object> QueryAuditEvents(const Caller& c,
                                         const std::vector<std::pair<std::string, std::string>>& params);
   audit::AuditWriter::Counters audit_counters() const { return audit_->counters(); }
+  // Calls `done` once the pending events are durable (OK) or cannot be acknowledged (the
+  // writer's error); at once when there are none. See AuditWriter::WhenSettled: `done` may run
+  // on the audit writer's thread, so it must be short, and it may run after this service
+  // began shutting down, so it must not use the service.
+  void WhenAuditDurable(const PendingAudit& pending, audit::AuditWriter::Done done) const;
 
   ~IamService();
 
-  // ---- Decisions. `body` is one check or {"checks": […]}.
-  Result<json::object> Check(const Caller& c, const json::value& body);
+  // ---- Decisions. `body` is one check or {"checks": […]}. With `pending`, the events of
+  // audited checks that must be durable are submitted and their tickets added there instead
+  // of blocking this thread until they commit.
+  Result<json::object> Check(const Caller& c, const json::value& body,
+                             PendingAudit* pending = nullptr);
   Result<json::object> PrincipalPermissions(const Caller& c, std::string_view principal,
                                             std::string_view scope);
   Result<json::object> WhoCan(const Caller& c, std::string_view permission, std::string_view scope,
@@ -150,7 +172,10 @@ class IamService {
   Result<json::object> CreateOwned(const Caller& c, PrincipalKind kind, const json::value& body);
   // One check (never a batch) on `st`, or on the current state when null.
   Result<json::object> CheckOne(const Caller& c, const json::value& body,
-                                std::shared_ptr<const ServiceState> st);
+                                std::shared_ptr<const ServiceState> st, PendingAudit* pending);
+  // Submits an event that must be durable before the answer: waits for it, or adds its
+  // ticket to `pending` when given.
+  Status SubmitDurable(store::AuditEvent event, PendingAudit* pending);
   IamService(std::unique_ptr<store::Store> store, ServiceOptions options, const Clock& clock);
   Status LoadFromStore();
   // Runs `build` on a transaction of the current state; persists and publishes it.
