@@ -190,6 +190,12 @@ std::optional<HttpResponse> ApiHandler::Handle(const HttpRequest& req, const htt
     HttpResponse r;
     if (metrics_ != nullptr) {
       metrics_->SetGauge("scaigrid_revision", "Revision of the policy state this node answers from.", static_cast<double>(service_.revision()));
+      const audit::AuditWriter::Counters a = service_.audit_counters();
+      metrics_->SetCounter("scaigrid_audit_events_committed_total", "Audit events durable in the store.", static_cast<double>(a.committed));
+      metrics_->SetCounter("scaigrid_audit_batches_total", "Audit batches committed (one store transaction each).", static_cast<double>(a.batches));
+      metrics_->SetCounter("scaigrid_audit_failed_batches_total", "Audit batch commits that failed (each retry counts).", static_cast<double>(a.failed_batches));
+      metrics_->SetCounter("scaigrid_audit_rejected_total", "Audit events refused: queue full past the bound (503) or writer stopped.", static_cast<double>(a.rejected));
+      metrics_->SetGauge("scaigrid_audit_queue_depth", "Audit events accepted and not yet committed.", static_cast<double>(a.queue_depth));
       r.body = metrics_->RenderPrometheus();
     }
     r.content_type = "text/plain; version=0.0.4";

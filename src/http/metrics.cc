@@ -133,6 +133,10 @@ void Metrics::AddCounter(std::string name, std::string help, double delta) {
   Update(std::move(name), std::move(help), /*counter=*/true, delta, /*add=*/true);
 }
 
+void Metrics::SetCounter(std::string name, std::string help, double value) {
+  Update(std::move(name), std::move(help), /*counter=*/true, value, /*add=*/false);
+}
+
 void Metrics::Update(std::string name, std::string help, bool counter, double value, bool add) {
   const std::string_view base = BaseName(name);
   if (base.empty() || base.starts_with("scaigrid_http_")) return;

@@ -51,6 +51,10 @@ class Metrics {
   // with "counter" and "gauge" swapped.
   void AddCounter(std::string name, std::string help, double delta);
 
+  // Sets counter `name` to `value`: for a monotonic count kept elsewhere (e.g. the audit
+  // writer's), copied in when /metrics is rendered. Same rules as AddCounter.
+  void SetCounter(std::string name, std::string help, double value);
+
   // Returns every family in Prometheus text format 0.0.4 (families sorted by name, each with
   // its # HELP and # TYPE lines; histogram buckets cumulative).
   std::string RenderPrometheus() const;

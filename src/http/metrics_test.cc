@@ -151,6 +151,8 @@ TEST(MetricsTest, GaugesAndCountersGroupedByBaseName) {
   metrics.AddCounter("scaigrid_checks_total{decision=\"denied\"}", "ignored help", 1);
   metrics.AddCounter("scaigrid_checks_total{decision=\"allowed\"}", "", 3);
   metrics.AddCounter("scaigrid_checks_total_extra", "Another family.", 1);
+  metrics.SetCounter("scaigrid_audit_batches_total", "Kept elsewhere.", 40);
+  metrics.SetCounter("scaigrid_audit_batches_total", "", 42);  // replaced, not added
   metrics.SetGauge("scaigrid_snapshot_version", "Current snapshot.", 7);
   metrics.SetGauge("scaigrid_snapshot_version", "", 8);
   metrics.SetGauge("scaigrid_checks_total", "wrong type: ignored", 1);
@@ -162,6 +164,8 @@ TEST(MetricsTest, GaugesAndCountersGroupedByBaseName) {
                               "# TYPE scaigrid_checks_total counter\n"
                               "scaigrid_checks_total{decision=\"allowed\"} 5\n"
                               "scaigrid_checks_total{decision=\"denied\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE scaigrid_audit_batches_total counter\n"
+                              "scaigrid_audit_batches_total 42\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE scaigrid_snapshot_version gauge\n"
                               "scaigrid_snapshot_version 8\n"));
   EXPECT_THAT(text, Not(HasSubstr("ignored")));
