@@ -1,5 +1,6 @@
 // The audit log: events for changes, module events, the query API.
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <cctype>
 #include <set>
@@ -128,47 +129,122 @@ store::AuditEvent NewEvent(const Caller& c) {
   return e;
 }
 
+namespace {
+
+// The note on a change's events written at start from the change log (ReconcileChangeEvents).
+constexpr const char* kRecoveredNote =
+    "written at start from the change log: the server stopped after committing this change and "
+    "before logging it; the state before it is not known";
+
+// The audit event of one op of an applied change. `before` is the state the change was made
+// on, or null when it is not known (an event recovered from the change log at start).
+store::AuditEvent ChangeEvent(const Caller& c, const store::Op& op, const ServiceState* before,
+                              const ServiceState& after, std::uint64_t revision) {
+  OpFacts f = FactsOf(op);
+  store::AuditEvent e = NewEvent(c);
+  e.module = "iam";
+  e.action = f.action;
+  e.resource_id = f.resource;
+  // Where a deleted object lived: the snapshot before the change still knows.
+  std::string scope = f.scope;
+  if (scope.empty() && before != nullptr) {
+    json::value b = BeforeOf(before->directory, op);
+    if (auto* o = b.if_object()) {
+      for (const char* k : {"scope", "tenant"})
+        if (auto* v = o->if_contains(k); v && v->is_string() && !v->get_string().empty()) scope = std::string(v->get_string());
+    }
+  }
+  if (scope.empty()) {
+    const store::MemberRow* m = nullptr;
+    if (const auto* add = std::get_if<store::AddMember>(&op)) m = &add->row;
+    if (const auto* remove = std::get_if<store::RemoveMember>(&op)) m = &remove->row;
+    for (const ServiceState* st : {before, &after}) {
+      if (m != nullptr && st != nullptr && scope.empty()) {
+        if (const auto* group = st->directory.principals.Find(m->group)) scope = group->tenant;
+      }
+    }
+  }
+  if (!scope.empty()) {
+    e.tenant = TenantOf(*after.snapshot, scope);
+    if (e.tenant.empty() && before != nullptr) e.tenant = TenantOf(*before->snapshot, scope);
+  }
+  json::object details;
+  details["revision"] = revision;
+  if (before != nullptr) {
+    details["before"] = BeforeOf(before->directory, op);
+  } else {
+    details["recovered"] = kRecoveredNote;
+  }
+  json::value after_row = OpJson(op);
+  if (std::holds_alternative<store::DeleteScope>(op) || std::holds_alternative<store::DeletePrincipal>(op) ||
+      std::holds_alternative<store::DeleteCustomRole>(op) || std::holds_alternative<store::DeleteBinding>(op) ||
+      std::holds_alternative<store::RemoveMember>(op)) {
+    details["after"] = nullptr;
+    details["op"] = after_row;
+  } else {
+    details["after"] = after_row;
+  }
+  e.details = json::serialize(details);
+  return e;
+}
+
+}  // namespace
+
 Status IamService::AuditChange(const Caller& c, const ServiceState& before, const ServiceState& after,
                                const store::Change& change, std::uint64_t revision) {
   Result<audit::AuditWriter::Ticket> last;
   for (const store::Op& op : change.ops) {
-    OpFacts f = FactsOf(op);
-    store::AuditEvent e = NewEvent(c);
-    e.module = "iam";
-    e.action = f.action;
-    e.resource_id = f.resource;
-    // Where a deleted object lived: the snapshot before the change still knows.
-    std::string scope = f.scope;
-    if (scope.empty()) {
-      json::value b = BeforeOf(before.directory, op);
-      if (auto* o = b.if_object()) {
-        for (const char* k : {"scope", "tenant"})
-          if (auto* v = o->if_contains(k); v && v->is_string() && !v->get_string().empty()) scope = std::string(v->get_string());
-      }
-      if (const auto* m = std::get_if<store::AddMember>(&op)) scope = before.directory.principals.Find(m->row.group) ? before.directory.principals.Find(m->row.group)->tenant : "";
-      if (const auto* m = std::get_if<store::RemoveMember>(&op)) scope = before.directory.principals.Find(m->row.group) ? before.directory.principals.Find(m->row.group)->tenant : "";
-    }
-    if (!scope.empty()) {
-      e.tenant = TenantOf(*after.snapshot, scope);
-      if (e.tenant.empty()) e.tenant = TenantOf(*before.snapshot, scope);
-    }
-    json::object details;
-    details["revision"] = revision;
-    details["before"] = BeforeOf(before.directory, op);
-    json::value after_row = OpJson(op);
-    if (std::holds_alternative<store::DeleteScope>(op) || std::holds_alternative<store::DeletePrincipal>(op) ||
-        std::holds_alternative<store::DeleteCustomRole>(op) || std::holds_alternative<store::DeleteBinding>(op) ||
-        std::holds_alternative<store::RemoveMember>(op)) {
-      details["after"] = nullptr;
-      details["op"] = after_row;
-    } else {
-      details["after"] = after_row;
-    }
-    e.details = json::serialize(details);
-    last = audit_->Submit(std::move(e));
+    last = audit_->Submit(ChangeEvent(c, op, &before, after, revision));
     if (!last) return last.error();
   }
   if (last) return audit_->Wait(*last, options_.audit_wait);
+  return Status::Ok();
+}
+
+Status IamService::ReconcileChangeEvents() {
+  // The last change that has its events: change events are module "iam" without a decision
+  // (no one else may write module "iam" events), written in revision order.
+  store::AuditQuery last_change{.module = "iam", .decision = "", .descending = true, .limit = 1};
+  Result<store::AuditPage> page = store_->QueryAudit(last_change);
+  if (!page) return page.error();
+  std::uint64_t audited = 0;
+  if (!page->events.empty()) {
+    boost::system::error_code ec;
+    json::value d = json::parse(page->events.front().details, ec);
+    const json::value* rev = ec || !d.is_object() ? nullptr : d.as_object().if_contains("revision");
+    if (rev == nullptr || !rev->is_number()) {
+      return Status::Internal("audit event " + page->events.front().id + " of a change has no revision in its details");
+    }
+    audited = rev->to_number<std::uint64_t>();
+  }
+  auto st = state();
+  std::optional<audit::AuditWriter::Ticket> wait_for;
+  std::size_t recovered = 0;
+  for (;;) {
+    auto changes = store_->ChangesSince(audited, 1000);
+    if (!changes) return changes.error();
+    if (changes->empty()) break;
+    for (const auto& [revision, change] : *changes) {
+      Caller who{change.actor};
+      who.request_id = change.request_id;
+      // The first start's module registration is logged here, normally: its before is known
+      // (nothing was registered). Anything else here was committed and never logged.
+      const bool first_start = revision == 1 && change.request_id == "first-start";
+      ServiceState empty;
+      empty.snapshot = st->snapshot;
+      for (const store::Op& op : change.ops) {
+        store::AuditEvent e = ChangeEvent(who, op, first_start ? &empty : nullptr, *st, revision);
+        e.time_us = change.at * 1'000'000;
+        Result<audit::AuditWriter::Ticket> ticket = audit_->Submit(std::move(e));
+        if (!ticket) return ticket.error();
+        wait_for = *ticket;
+        ++recovered;
+      }
+      if (!first_start) spdlog::warn("audit: change at revision {} had no audit events; logged them from the change log", revision);
+      audited = revision;
+    }
+  }
+  if (wait_for) return audit_->Wait(*wait_for, options_.audit_wait);
   return Status::Ok();
 }
 
@@ -195,7 +271,11 @@ Result<json::object> IamService::AppendAuditEvent(const Caller& c, const json::v
   auto actor = args.String("actor_user_id", false, 300);
   const json::value* details = args.Raw("details");
   auto st = state();
-  if (module && st->snapshot->registry().FindModule(*module) == nullptr) args.Problem("field 'module': unknown module '" + module->substr(0, 64) + "'");
+  if (module && *module == "iam") {
+    args.Problem("field 'module': events of module 'iam' are written by the service itself; report under your own module");
+  } else if (module && st->snapshot->registry().FindModule(*module) == nullptr) {
+    args.Problem("field 'module': unknown module '" + module->substr(0, 64) + "'");
+  }
   if (action && action->empty()) args.Problem("field 'action' must not be empty");
   if (decision && *decision != "allowed" && *decision != "denied") args.Problem("field 'decision' must be allowed or denied");
   if (actor) {

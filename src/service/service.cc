@@ -87,6 +87,7 @@ Result<std::unique_ptr<IamService>> IamService::Open(std::unique_ptr<store::Stor
   if (Status st = s->LoadFromStore(); !st.ok()) return Err(st);
   s->audit_ = std::make_unique<audit::AuditWriter>(*s->store_, s->options_.audit);
   if (Status st = s->audit_->Start(); !st.ok()) return Err(st);
+  if (Status st = s->ReconcileChangeEvents(); !st.ok()) return Err(st);
   return s;
 }
 
@@ -212,6 +213,7 @@ Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<St
     }
   }
   t.change.actor = c.principal;
+  t.change.request_id = c.request_id;
   t.change.at = t.now;
   auto revision = store_->Apply(t.change);
   if (!revision) return Err(revision.error());

@@ -185,6 +185,9 @@ class IamService {
   // Audit events for every op of an applied change (Commit); waits for their durability.
   Status AuditChange(const Caller& c, const ServiceState& before, const ServiceState& after,
                      const store::Change& change, std::uint64_t revision);
+  // At start: logs the events of changes the change log holds and the audit log does not (the
+  // first start's module registration; a change committed just before a crash).
+  Status ReconcileChangeEvents();
 
   std::unique_ptr<store::Store> store_;
   ServiceOptions options_;
