@@ -4,10 +4,12 @@ pagination, tenant isolation), bad input, and module events."""
 
 import calendar
 import datetime
+import functools
 import hashlib
 import http.client
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -81,16 +83,23 @@ def event_count(server):
 
 
 def time_us(e):
-    secs = calendar.timegm(time.strptime(e["time"][:19], "%Y-%m-%dT%H:%M:%S"))
-    return secs * 1000000 + int(e["time"][20:26])
+    return _time_text_us(e["time"])
 
 
+@functools.lru_cache(maxsize=None)
+def _time_text_us(text):
+    secs = calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+    return secs * 1000000 + int(text[20:26])
+
+
+@functools.lru_cache(maxsize=None)
 def param_us(text):
-    """A since/until value (date, or RFC 3339 without fraction) as microseconds."""
+    """A since/until value (date, or RFC 3339 with or without a fraction) as microseconds."""
     if len(text) == 10:
         text += "T00:00:00Z"
     dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return int(dt.timestamp()) * 1000000
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (dt - epoch) // datetime.timedelta(microseconds=1)  # exact, fraction included
 
 
 def rfc3339(secs, offset_minutes=0):
@@ -694,6 +703,123 @@ class QueryTest(AuditCase):
 
 
 # ---- 4. bad input: 400 naming the problem, nothing written ----
+
+class LargeLogTest(AuditCase):
+    """Over 100,000 events: random filter combinations, orders and page sizes return exactly the
+    reference filter's events, for the platform admin and for tenant admins (never another
+    tenant's). The log is written in setUpClass, mostly by batch checks (1,000 audited decisions
+    per request), and read whole once as the reference."""
+
+    TENANTS = ["la", "lb", "lc", "ld", "le"]
+    PERMS = ["scaiskills:view", "scaiskills:publish", "scaiskills:grant", "scaiecho:transcribe",
+             "scaibot:bots:read", "scaibot:bots:create", "scaibot:conversations:read"]
+    CHECK_REQUESTS = 101
+    MODULE_EVENTS = 150
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        s = cls.server
+        rng = random.Random(4)
+        cls.admin_keys = {}
+        for t in cls.TENANTS:
+            must(s, 201, "POST", "/v1/iam/tenants", {"id": t})
+            for u in range(10):  # u0-u9 hold something, the rest nothing: both decisions are common
+                must(s, 201, "POST", "/v1/iam/bindings", {"subject": f"user:{t}-u{u}",
+                                                          "role": "tenant_viewer" if u < 6 else "tenant_user",
+                                                          "scope": f"tenant:{t}"})
+            must(s, 201, "POST", "/v1/iam/bindings", {"subject": f"user:{t}-admin", "role": "tenant_admin",
+                                                      "scope": f"tenant:{t}", "justification": "audit test"})
+            cls.admin_keys[t] = must(s, 201, "POST", "/v1/iam/api-keys",
+                                     {"owner": f"user:{t}-admin", "name": "a", "scope": f"tenant:{t}"})["key"]
+        for i in range(cls.CHECK_REQUESTS):
+            checks = []
+            for _ in range(1000):
+                t = rng.choice(cls.TENANTS)
+                check = {"subject": f"user:{t}-u{rng.randrange(40)}", "permission": rng.choice(cls.PERMS),
+                         "scope": f"tenant:{t}", "audit": True}
+                if rng.random() < 0.5:
+                    check["resource"] = {"id": f"res:{rng.randrange(300)}"}
+                checks.append(check)
+            must(s, 200, "POST", "/v1/iam/check", {"checks": checks})
+            if i % 20 == 0:
+                time.sleep(0.05)  # distinct times to cut at with since/until
+        for i in range(cls.MODULE_EVENTS):  # events without a decision, some platform-wide
+            t = rng.choice(cls.TENANTS + [None])
+            body = {"module": rng.choice(["scaiecho", "scaiskills"]), "action": rng.choice(["a.one", "a.two"]),
+                    "resource_id": f"res:{rng.randrange(300)}", "actor_user_id": f"user:lx-u{rng.randrange(5)}"}
+            if t:
+                body["tenant"] = t
+            must(s, 201, "POST", "/v1/audit/events", body)
+        cls.full = all_events(s)
+
+    def random_params(self, rng, tenant_admin=False):
+        e = rng.choice(self.full)
+        picks = {"module": e["module"], "tenant": (e["tenant"] or "")[len("tenant:"):],
+                 "actor": e["actor_user_id"], "action": e["action"], "resource": e["resource_id"],
+                 "decision": e["decision"]}
+        names = [k for k, v in picks.items() if v and not (tenant_admin and k == "tenant")]
+        params = [(k, picks[k]) for k in rng.sample(names, rng.randint(0, min(3, len(names))))]
+        if rng.random() < 0.4:
+            a, b = sorted(rng.sample(range(len(self.full)), 2))
+            params.append(("since", self.full[a]["time"]))
+            if rng.random() < 0.5:
+                params.append(("until", self.full[b]["time"]))
+        return params
+
+    def compare(self, params, rng, key=None, tenant=None):
+        kw = {} if key is None else {"key": key}
+        want = [e["id"] for e in self.full if matches(e, params) and (tenant is None or e["tenant"] == tenant)]
+        order = rng.choice(["asc", "desc"])
+        limit = 1000 if len(want) > 20000 else rng.choice([1000, 997, 250, 61])
+        items, pages = page_through(self.server, list(params) + [("order", order)], limit, **kw)
+        if order == "desc":
+            want.reverse()
+        self.assertEqual([e["id"] for e in items], want, f"{params} order={order} limit={limit}")
+        self.assertEqual(pages, max(1, -(-len(want) // limit)))
+        if tenant is not None:
+            self.assertEqual({e["tenant"] for e in items} - {tenant}, set())
+        return len(want)
+
+    def test_log_size_and_chain(self):
+        self.assertGreaterEqual(len(self.full), 100000)
+        self.assertChain(self.full)
+        decisions = {d: sum(1 for e in self.full if e["decision"] == d) for d in ("allowed", "denied", None)}
+        self.assertTrue(all(n > 100 for n in decisions.values()), decisions)
+
+    def random_queries(self, rng, count, large, tenant=None):
+        """`count` random filter sets of which at most `large` match over 20,000 events (paging
+        through those is what costs the time)."""
+        out = []
+        while len(out) < count:
+            params = self.random_params(rng, tenant_admin=tenant is not None)
+            n = sum(1 for e in self.full if matches(e, params) and (tenant is None or e["tenant"] == tenant))
+            if n > 20000:
+                if large == 0:
+                    continue
+                large -= 1
+            out.append(params)
+        return out
+
+    def test_random_filters_match_the_reference(self):
+        rng = random.Random(7)
+        sizes = []
+        for params in self.random_queries(rng, 30, large=3):
+            with self.subTest(params=params):
+                sizes.append(self.compare(params, rng))
+        self.assertGreater(max(sizes), 20000, "some query should match a large part of the log")
+        self.assertGreater(sum(1 for n in sizes if 0 < n < 1000), 5, "some queries should be selective")
+
+    def test_tenant_admins_see_exactly_their_tenant(self):
+        rng = random.Random(11)
+        for i, t in enumerate(self.TENANTS):
+            tenant = f"tenant:{t}"
+            for params in self.random_queries(rng, 4, large=0, tenant=tenant) + ([[]] if i < 2 else []):
+                with self.subTest(tenant=t, params=params):
+                    n = self.compare(params, rng, key=self.admin_keys[t], tenant=tenant)
+                    if not params:
+                        self.assertGreater(n, 15000)
+
 
 class BadInputTest(AuditCase):
 
