@@ -8,7 +8,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libsodium-dev libssl-dev libspdlog-dev libfmt-dev
-  curl wrk nginx-light python3
+  curl wrk nginx-light python3 openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )

@@ -31,6 +31,7 @@ struct ServeOptions {
   std::string config;
   std::string log_level = "info";
   std::string sync = "full";
+  std::string oidc_config;
 };
 
 // Applies a configuration file to the options of `cmd` that neither the command line nor
@@ -80,7 +81,15 @@ Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, 
   auto store = store::SqliteStore::Open(o.data + "/scaigrid.db", o.sync == "normal" ? store::SqliteStore::Sync::kNormal
                                                                                    : store::SqliteStore::Sync::kFull);
   if (!store) return Err(store.error());
-  return service::IamService::Open(std::move(*store), {o.manifests}, clock);
+  service::ServiceOptions options{o.manifests};
+  if (!o.oidc_config.empty()) {
+    auto issuers = auth::LoadIssuerConfig(o.oidc_config);
+    if (!issuers) return Err(issuers.error());
+    auto verifier = auth::JwtVerifier::Create(std::move(*issuers));
+    if (!verifier) return Err(verifier.error());
+    options.jwt = std::move(*verifier);
+  }
+  return service::IamService::Open(std::move(*store), std::move(options), clock);
 }
 
 Result<std::pair<std::string, std::uint16_t>> ParseListen(const std::string& listen) {
@@ -198,6 +207,9 @@ void AddServeCommands(CLI::App& app, CliContext& context) {
       ->envname("SCAIGRID_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  serve->add_option("--oidc-config", o->oidc_config,
+                    "Issuer config (YAML) of trusted identity providers: their JWT access tokens are accepted as bearer credentials")
+      ->envname("SCAIGRID_OIDC_CONFIG");
   serve->add_option("--threads", o->threads, "Worker threads (0: one per core)")->envname("SCAIGRID_THREADS");
   serve->add_option("--body-limit", o->body_limit, "Largest request body, bytes")->envname("SCAIGRID_BODY_LIMIT")->capture_default_str();
   serve->add_option("--openapi", o->openapi, "OpenAPI document (YAML) served as JSON at /openapi.json")->envname("SCAIGRID_OPENAPI")->capture_default_str();

@@ -4,6 +4,7 @@
 #include "scaigrid/iam/time_format.h"
 #include "service/service_internal.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -177,7 +178,20 @@ Result<Caller> IamService::Authenticate(std::string_view bearer) const {
     return Err(Status(StatusCode::kUnauthenticated, std::move(m)).WithReason("unauthenticated"));
   };
   if (bearer.empty()) return unauthenticated("missing credential: send 'Authorization: Bearer <api key>'");
-  if (!auth::LooksLikeApiKey(bearer)) return unauthenticated("malformed API key");
+  if (!auth::LooksLikeApiKey(bearer)) {
+    // Not an API key: an identity provider's access token (a JWT has two dots), if any is trusted.
+    if (!options_.jwt) return unauthenticated("malformed API key");
+    if (std::count(bearer.begin(), bearer.end(), '.') != 2) {
+      return unauthenticated("malformed credential: neither an API key (sgk_…) nor an identity-provider token (JWT)");
+    }
+    auto token = options_.jwt->Verify(bearer, clock_.Now());
+    if (!token) return Err(token.error());
+    Caller c{token->principal};
+    // For the audit log: which token, as far as it names itself.
+    const auto* jti = token->claims.if_contains("jti");
+    c.credential_id = "jwt:" + token->issuer + (jti && jti->is_string() ? "#" + std::string(std::string_view(jti->get_string()).substr(0, 128)) : "");
+    return c;
+  }
   auto st = state();
   const std::string* id = st->directory.api_key_by_hash.Find(auth::HashSecret(bearer));
   if (id == nullptr) return unauthenticated("unknown API key");

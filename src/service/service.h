@@ -24,6 +24,7 @@
 
 #include "scaigrid/iam/engine.h"
 #include "audit/writer.h"
+#include "auth/jwt.h"
 #include "service/directory.h"
 #include "store/store.h"
 
@@ -49,6 +50,9 @@ struct ServiceOptions {
   // event to be durable; audited checks do when wait_for_audited_checks.
   audit::AuditWriter::Options audit;
   bool wait_for_audited_checks = true;
+  // Identity-provider tokens (docs/identity-tokens.md): when set, a bearer that is not an API
+  // key is verified as a JWT access token and its `sub` becomes user:<sub>.
+  std::optional<auth::JwtVerifier> jwt;
   std::chrono::milliseconds audit_wait{5000};  // then 503: fail closed
 };
 
@@ -86,7 +90,9 @@ class IamService {
   // min_revision_wait. Returns the state then current (which may still be older).
   std::shared_ptr<const ServiceState> WaitForRevision(std::uint64_t revision) const;
 
-  // A bearer secret to a caller. kUnauthenticated when missing, unknown, expired or revoked.
+  // A bearer secret to a caller: an API key, or an identity-provider token when configured.
+  // kUnauthenticated when missing, unknown, expired or revoked (API keys; reason
+  // "unauthenticated") or not a valid token (reason "invalid_token", message says why).
   Result<Caller> Authenticate(std::string_view bearer) const;
 
   // Creates an API key for `user` bound to super_admin at the platform, once: kAlreadyExists

@@ -64,6 +64,7 @@ class Server:
         self._tmp = tempfile.TemporaryDirectory(prefix="scaigrid-it-")
         self.data = os.path.join(self._tmp.name, "data")
         self.start_timeout = start_timeout
+        self.extra_args = []  # more `serve` flags, e.g. ["--oidc-config", path]
         self.proc = None
         self.port = None
         self.admin_key = None
@@ -96,7 +97,7 @@ class Server:
         with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [self.bin, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
-                 "--manifests", self.manifests, "--threads", "2"],
+                 "--manifests", self.manifests, "--threads", "2", *self.extra_args],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
         deadline = time.monotonic() + self.start_timeout
         while True:
