@@ -19,7 +19,9 @@ const Keys kScaiBot = {"scaibot:bots:read",          "scaibot:bots:create",
                        "scaibot:bots:update",        "scaibot:bots:delete",
                        "scaibot:knowledge:manage",   "scaibot:conversations:read",
                        "scaibot:conversations:manage", "scaibot:escalations:manage",
-                       "scaibot:embed:issue",        "scaibot:embed:revoke"};
+                       "scaibot:embed:issue",        "scaibot:embed:revoke",
+                       // not a seed key: the action an embed token carries (docs/decisions.md)
+                       "scaibot:chat"};
 const Keys kScaiSkills = {"scaiskills:view", "scaiskills:publish", "scaiskills:bind",
                           "scaiskills:grant", "scaiskills:manage"};
 // Seed 003's sixteen keys plus scaibunker:read, the listing scope the seed gives

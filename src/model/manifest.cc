@@ -205,23 +205,25 @@ void ParseCapabilities(Parser& p, const YAML::Node& root, Manifest& m) {
       p.Error(item, "each capability must be a map");
       continue;
     }
-    p.OnlyFields(item, {"name", "resource", "description", "issue", "revoke", "max_ttl"},
+    p.OnlyFields(item, {"name", "resource", "description", "permission", "issue", "revoke", "max_ttl"},
                  "capability");
     CapabilitySpec spec;
     auto name = p.String(item, "name", true);
     auto resource = p.String(item, "resource", true);
     auto issue = p.String(item, "issue", true);
     auto revoke = p.String(item, "revoke", true);
+    auto permission = p.String(item, "permission", true);
     auto ttl = p.String(item, "max_ttl", true);
-    if (!name || !resource || !issue || !revoke || !ttl) continue;
+    if (!name || !resource || !issue || !revoke || !permission || !ttl) continue;
     spec.name = *name;
     if (!seen.insert(name->value).second) p.Error(name->line, "duplicate capability " + Quote(name->value));
     spec.resource = resource->value;
     if (!IsValidId(resource->value)) p.Error(resource->line, "resource type " + Quote(resource->value) + " must be an id");
-    for (auto* k : {&*issue, &*revoke})
+    for (auto* k : {&*issue, &*revoke, &*permission})
       if (Status s = ValidateKey(k->value); !s.ok()) p.Error(k->line, s.message());
     spec.issue_key = *issue;
     spec.revoke_key = *revoke;
+    spec.permission = *permission;
     try {
       spec.max_ttl_seconds = std::stoll(ttl->value);
     } catch (...) {

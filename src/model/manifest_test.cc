@@ -154,6 +154,27 @@ constraints:
   EXPECT_THAT(p, HasSubstr("bad.yaml:8: unknown key 'demo:absent' in constraint"));
 }
 
+TEST(ManifestTest, CapabilityNeedsAPermissionKeyOfTheModule) {
+  const std::string head = R"(module: demo
+title: Demo
+permissions:
+  - key: demo:read
+    description: Read.
+  - key: demo:mint
+    description: Mint.
+capabilities:
+  - name: view
+    resource: doc
+    issue: demo:mint
+    revoke: demo:mint
+    max_ttl: 60
+)";
+  EXPECT_THAT(Problems(head), HasSubstr("bad.yaml:9: missing required field 'permission'"));
+  EXPECT_THAT(Problems(head + "    permission: demo:absent\n"),
+              HasSubstr("bad.yaml:14: unknown key 'demo:absent' in capability permission"));
+  EXPECT_EQ(Problems(head + "    permission: demo:read\n"), "ok");
+}
+
 TEST(ManifestTest, ImplicationCycleListsTheCycle) {
   std::string p = Problems(R"(module: demo
 title: Demo

@@ -276,6 +276,7 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
     for (const CapabilitySpec& c : m.capabilities) {
       (void)expand(m, c.issue_key, "capability issue key");
       (void)expand(m, c.revoke_key, "capability revoke key");
+      (void)expand(m, c.permission, "capability permission");
     }
     for (const RouteSpec& route : m.routes) (void)expand(m, route.permission, "route");
   }

@@ -61,6 +61,9 @@ struct CapabilitySpec {
   std::string description;
   Located issue_key;
   Located revoke_key;
+  // The one key a token of this capability allows, on its one resource. The minter must hold
+  // it too (a token delegates part of its issuer's own rights, never more).
+  Located permission;
   std::int64_t max_ttl_seconds = 0;
 };
 
