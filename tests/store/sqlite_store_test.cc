@@ -17,9 +17,11 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "store/sqlite/sqlite_migrations.h"
@@ -117,6 +119,21 @@ std::vector<AuditEvent> Events(std::uint64_t first, std::uint64_t count) {
   std::vector<AuditEvent> events;
   for (std::uint64_t seq = first; seq < first + count; ++seq) events.push_back(Event(seq));
   return events;
+}
+
+// Reads exactly one uint64 (a revision, a seq) from `fd`, waiting at most 60 s. False on end of
+// file or timeout.
+bool ReadAck(int fd, std::uint64_t& revision) {
+  char* out = reinterpret_cast<char*>(&revision);
+  std::size_t have = 0;
+  while (have < sizeof revision) {
+    pollfd waiting{.fd = fd, .events = POLLIN, .revents = 0};
+    if (poll(&waiting, 1, 60'000) <= 0) return false;
+    const ssize_t n = read(fd, out + have, sizeof revision - have);
+    if (n <= 0) return false;
+    have += static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 class SqliteStoreTest : public ::testing::Test {
@@ -320,46 +337,326 @@ TEST_F(SqliteStoreTest, AuditTriggersCanBeDroppedDeliberately) {
               HasSubstr("audit events are append-only"));
 }
 
-// The plans docs/storage.md shows: each filter searches its (column, seq) index with a seq
-// range from audit_events_by_time, in seq order (no sort), never a scan of audit_events.
+// The plans docs/storage.md shows. Every statement a query runs is a search, never a SCAN of
+// a table and never a sort: the last seq (one descent of the table), since / until (one
+// descent of audit_events_by_time), the probe of a complete segment (its postings of the
+// driving key, then each event by rowid) and the rowid range (the open segment of a filtered
+// query, or the whole range of an unfiltered one). The six per-column indexes are gone.
 TEST_F(SqliteStoreTest, AuditQueriesSearchAnIndexInSeqOrder) {
-  ASSERT_NE(MustOpen(), nullptr);
-  const auto plan = [this](const AuditQuery& q) {
-    return PlanOf(path_, SqliteStore::AuditQuerySql(q));
-  };
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->AppendAudit(Events(1, 3 * SqliteStore::kAuditSegment + 10)), IsOk());
+  const auto plan = [this](const std::string& sql) { return PlanOf(path_, sql); };
+  const std::string kLast = "SEARCH audit_events\n";
   const std::string kByTime =
-      "SEARCH audit_events USING COVERING INDEX audit_events_by_time (time_us>?)";
-  const std::vector<std::pair<AuditQuery, std::string>> cases = {
-      {{.module = "m", .since_us = 1}, "USING INDEX audit_events_by_module (module=? AND seq>?)"},
-      {{.module = "m", .since_us = 1, .descending = true},
-       "USING INDEX audit_events_by_module (module=? AND seq>?)"},
-      {{.module = "m", .since_us = 1, .after_seq = 5},
-       "USING INDEX audit_events_by_module (module=? AND seq>?)"},
-      {{.module = "m", .tenant = "t"}, "USING INDEX audit_events_by_tenant (tenant=?)"},
-      {{.module = "m", .tenant = "t", .since_us = 1, .until_us = 2},
-       "USING INDEX audit_events_by_tenant (tenant=? AND seq>? AND seq<?)"},
-      {{.module = "m", .actor = "a"}, "USING INDEX audit_events_by_actor (actor_user_id=?)"},
-      {{.action = "x", .decision = "denied"}, "USING INDEX audit_events_by_action (action=?)"},
-      {{.actor = "a", .resource = "r", .tenant = "t"},
-       "USING INDEX audit_events_by_resource (resource_id=?)"},
-      {{.decision = "denied", .after_seq = 9, .descending = true},
-       "USING INDEX audit_events_by_decision (decision=? AND seq<?)"},
-      {{.since_us = 1}, "USING INTEGER PRIMARY KEY (rowid>?)"},
-      {{.since_us = 1, .until_us = 2, .descending = true},
-       "USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
+      "SEARCH audit_events USING COVERING INDEX audit_events_by_time (time_us>?)\n";
+  const std::string kProbe =
+      "SEARCH p USING PRIMARY KEY (segment=? AND key=? AND seq>? AND seq<?)\n"
+      "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)\n";
+  const std::string kRange =
+      "SEARCH audit_events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)\n";
+  const std::vector<AuditQuery> driven = {
+      {.module = "m", .since_us = 1},
+      {.module = "m", .since_us = 1, .descending = true},
+      {.module = "m", .since_us = 1, .after_seq = 5},
+      {.module = "m", .tenant = "t"},
+      {.module = "m", .tenant = "t", .since_us = 1, .until_us = 2},
+      {.module = "m", .actor = "a", .decision = "denied"},
+      {.action = "x", .decision = "denied"},
+      {.actor = "a", .resource = "r", .tenant = "t", .descending = true},
+      {.module = "m", .actor = "", .action = "", .resource = "", .tenant = ""},
   };
-  // The tenant index carries the other filters a tenant admin uses, checked before the row
-  // is read (migration 3).
-  EXPECT_THAT(RawQuery(path_, "SELECT name FROM pragma_index_info('audit_events_by_tenant')"),
-              ElementsAre("tenant", "seq", "module", "action", "decision"));
-  for (const auto& [query, search] : cases) {
-    const std::string p = plan(query);
-    EXPECT_THAT(p, HasSubstr("SEARCH audit_events " + search)) << p;
-    EXPECT_THAT(p, ::testing::Not(HasSubstr("SCAN"))) << p;
-    EXPECT_THAT(p, ::testing::Not(HasSubstr("TEMP B-TREE"))) << p;  // no sort
-    if (query.since_us || query.until_us) {
-      EXPECT_THAT(p, HasSubstr(kByTime)) << p;
+  const std::vector<AuditQuery> scanned = {
+      {},
+      {.since_us = 1},
+      {.since_us = 1, .until_us = 2, .descending = true},
+      {.decision = "denied", .after_seq = 9, .descending = true},
+      {.tenant = ""},  // an empty value has no postings
+      {.module = "", .actor = "", .action = "", .resource = "", .tenant = "", .decision = ""},
+  };
+  for (bool is_driven : {true, false}) {
+    for (const AuditQuery& query : is_driven ? driven : scanned) {
+      const std::vector<std::string> sql = SqliteStore::AuditQuerySql(query);
+      const bool timed = query.since_us || query.until_us;
+      ASSERT_EQ(sql.size(), 2u + (timed ? 1u : 0u) + (is_driven ? 1u : 0u));
+      std::size_t at = 0;
+      EXPECT_EQ(plan(sql[at++]), kLast);
+      if (timed) {
+        EXPECT_EQ(plan(sql[at++]), kByTime);
+      }
+      if (is_driven) {
+        EXPECT_EQ(plan(sql[at++]), kProbe) << sql[at - 1];
+      }
+      EXPECT_EQ(plan(sql[at++]), kRange) << sql[at - 1];
+      for (const std::string& statement : sql) {
+        const std::string p = plan(statement);
+        EXPECT_THAT(p, ::testing::Not(HasSubstr("SCAN"))) << statement;
+        EXPECT_THAT(p, ::testing::Not(HasSubstr("TEMP B-TREE"))) << statement;  // no sort
+      }
     }
+  }
+  EXPECT_THAT(RawQuery(path_,
+                       "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                       "tbl_name = 'audit_events' ORDER BY name"),
+              ElementsAre("audit_events_by_time"));
+  EXPECT_THAT(RawQuery(path_, "SELECT name FROM pragma_index_info('audit_events_by_time')"),
+              ElementsAre("time_us"));
+}
+
+// ---- Audit postings
+
+// The posting keys docs/storage.md documents: tag + value, for each non-empty field.
+constexpr std::pair<char, std::string AuditEvent::*> kPostedFields[] = {
+    {'m', &AuditEvent::module}, {'t', &AuditEvent::tenant},      {'a', &AuditEvent::actor_user_id},
+    {'x', &AuditEvent::action}, {'r', &AuditEvent::resource_id},
+};
+
+// The audit_postings rows `events` (the whole log, seq 1 on) must have, as
+// "segment|key|seq", sorted: every event of a complete segment, nothing of the open one.
+std::vector<std::string> ExpectedPostings(const std::vector<AuditEvent>& events) {
+  constexpr std::uint64_t kSegment = SqliteStore::kAuditSegment;
+  const std::uint64_t complete_through = events.size() / kSegment * kSegment;
+  std::vector<std::string> rows;
+  for (const AuditEvent& e : events) {
+    if (e.seq > complete_through) break;
+    for (const auto& [tag, field] : kPostedFields) {
+      const std::string& value = e.*field;
+      if (value.empty()) continue;
+      rows.push_back(std::to_string((e.seq - 1) / kSegment) + "|" + tag + value + "|" +
+                     std::to_string(e.seq));
+    }
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+std::vector<std::string> StoredPostings(const std::string& path) {
+  std::vector<std::string> rows =
+      RawQuery(path, "SELECT segment || '|' || key || '|' || seq FROM audit_postings");
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// Every event ScanAudit passes, from seq 1.
+std::vector<AuditEvent> StoredEvents(SqliteStore& store) {
+  std::vector<AuditEvent> events;
+  EXPECT_THAT(store.ScanAudit(1,
+                              [&events](const AuditEvent& e) {
+                                events.push_back(e);
+                                return true;
+                              }),
+              IsOk());
+  return events;
+}
+
+// An event whose posted fields vary with its seq, each sometimes empty.
+AuditEvent VariedEvent(std::uint64_t seq) {
+  AuditEvent e = Event(seq);
+  const std::uint64_t h = seq * 0x9e3779b97f4a7c15ULL;
+  e.module = seq % 11 == 0 ? "" : "mod-" + std::to_string((h >> 40) % 5);
+  e.tenant = seq % 3 == 0 ? "" : "tenant:t" + std::to_string((h >> 20) % 17);
+  e.actor_user_id = seq % 13 == 0 ? "" : "user:u" + std::to_string((h >> 30) % 101);
+  e.action = seq % 17 == 0 ? "" : "act-" + std::to_string((h >> 50) % 9);
+  e.resource_id = seq % 5 == 0 ? "" : "res-" + std::to_string((h >> 10) % 997);
+  e.decision = seq % 7 == 0 ? "" : seq % 2 == 0 ? "allowed" : "denied";
+  return e;
+}
+
+std::vector<AuditEvent> VariedEvents(std::uint64_t first, std::uint64_t count) {
+  std::vector<AuditEvent> events;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) events.push_back(VariedEvent(seq));
+  return events;
+}
+
+// Compares a few queries of each shape with a reference filter over `all` (the whole log).
+void ExpectQueriesMatchReference(SqliteStore& store, const std::vector<AuditEvent>& all) {
+  const auto matches = [](const AuditEvent& e, const AuditQuery& q) {
+    const auto is = [](const std::optional<std::string>& f, const std::string& v) {
+      return !f || *f == v;
+    };
+    return is(q.module, e.module) && is(q.actor, e.actor_user_id) && is(q.action, e.action) &&
+           is(q.resource, e.resource_id) && is(q.tenant, e.tenant) && is(q.decision, e.decision) &&
+           (!q.after_seq || (q.descending ? e.seq < *q.after_seq : e.seq > *q.after_seq));
+  };
+  const std::uint64_t last = all.empty() ? 0 : all.back().seq;
+  const std::vector<AuditQuery> queries = {
+      {.module = "mod-1", .limit = 1000},
+      {.module = "mod-2", .decision = "denied", .descending = true, .limit = 1000},
+      {.actor = "user:u7", .limit = 3},
+      {.resource = "res-5", .tenant = "", .descending = true, .limit = 1000},
+      {.action = "act-3", .after_seq = last > 5000 ? last - 5000 : 1, .limit = 1000},
+      {.tenant = "tenant:t4", .after_seq = last / 2 + 1, .descending = true, .limit = 1000},
+      {.module = "", .limit = 1000},
+  };
+  for (const AuditQuery& q : queries) {
+    std::vector<std::uint64_t> expected;
+    for (const AuditEvent& e : all) {
+      if (matches(e, q)) expected.push_back(e.seq);
+    }
+    if (q.descending) std::reverse(expected.begin(), expected.end());
+    Result<AuditPage> page = store.QueryAudit(q);
+    ASSERT_THAT(page, IsOk());
+    std::vector<std::uint64_t> got;
+    for (const AuditEvent& e : page->events) got.push_back(e.seq);
+    const std::size_t n = std::min(expected.size(), q.limit);
+    EXPECT_EQ(got, std::vector<std::uint64_t>(expected.begin(),
+                                              expected.begin() + static_cast<std::ptrdiff_t>(n)))
+        << "module " << q.module.value_or("-") << " after " << q.after_seq.value_or(0);
+    EXPECT_EQ(page->more, expected.size() > q.limit);
+  }
+}
+
+// Postings are written for a segment in the append that completes it, whatever the batch
+// boundaries: one ending exactly at a segment's end, one crossing it, one completing two
+// segments; the open segment has none. Queries stay exact at every step.
+TEST_F(SqliteStoreTest, AuditPostingsExistExactlyForCompleteSegments) {
+  constexpr std::uint64_t kSegment = SqliteStore::kAuditSegment;
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  std::vector<AuditEvent> all;
+  std::uint64_t next = 1;
+  for (const std::uint64_t batch :
+       {std::uint64_t{1}, kSegment - 2, std::uint64_t{1}, std::uint64_t{100}, 2 * kSegment + 5,
+        std::uint64_t{3}, kSegment - 108, std::uint64_t{1}}) {
+    const std::vector<AuditEvent> events = VariedEvents(next, batch);
+    ASSERT_THAT(store->AppendAudit(events), IsOk());
+    all.insert(all.end(), events.begin(), events.end());
+    next += batch;
+    SCOPED_TRACE("after seq " + std::to_string(next - 1));
+    const std::vector<std::string> expected = ExpectedPostings(all);
+    EXPECT_THAT(RawQuery(path_, "SELECT count(*) FROM audit_postings"),
+                ElementsAre(std::to_string(expected.size())));
+    EXPECT_THAT(RawQuery(path_, "SELECT count(DISTINCT segment) FROM audit_postings"),
+                ElementsAre(std::to_string(all.size() / kSegment)));
+    EXPECT_TRUE(StoredPostings(path_) == expected);
+    ExpectQueriesMatchReference(*store, all);
+  }
+  // Segment 0 closed by a batch of one, segments 1 and 2 by one batch, segment 3 exactly at
+  // the end of a batch; the last event opens segment 4.
+  EXPECT_EQ(all.size(), 4 * kSegment + 1);
+  EXPECT_THAT(RawQuery(path_, "SELECT DISTINCT segment FROM audit_postings ORDER BY segment"),
+              ElementsAre("0", "1", "2", "3"));
+}
+
+// "Complete" and "has postings" change in one transaction: an append that fails while writing
+// postings leaves neither its events nor any posting; one killed at any moment (kill -9) leaves
+// the postings of exactly the complete segments after reopening.
+TEST_F(SqliteStoreTest, AuditPostingsStayConsistentAfterAFailedAppendAndAKill9) {
+  constexpr std::uint64_t kSegment = SqliteStore::kAuditSegment;
+  {
+    std::unique_ptr<SqliteStore> store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_THAT(store->AppendAudit(VariedEvents(1, kSegment - 10)), IsOk());
+    // The 4,000th posting insert fails, after the segment's events were inserted.
+    ASSERT_EQ(RawExec(path_,
+                      "CREATE TRIGGER fail_postings BEFORE INSERT ON audit_postings "
+                      "WHEN NEW.seq = 4000 BEGIN SELECT RAISE(ABORT, 'injected'); END"),
+              "");
+    EXPECT_THAT(store->AppendAudit(VariedEvents(kSegment - 9, 20)),
+                StatusIs(StatusCode::kInternal, HasSubstr("injected")));
+    EXPECT_THAT(store->LastAuditEvent(), ::testing::Optional(::testing::Optional(
+                                             ::testing::Field(&AuditEvent::seq, kSegment - 10))));
+    EXPECT_THAT(RawQuery(path_, "SELECT count(*) FROM audit_postings"), ElementsAre("0"));
+    ASSERT_EQ(RawExec(path_, "DROP TRIGGER fail_postings"), "");
+    ASSERT_THAT(store->AppendAudit(VariedEvents(kSegment - 9, 20)), IsOk());
+    EXPECT_TRUE(StoredPostings(path_) == ExpectedPostings(StoredEvents(*store)));
+  }
+
+  // A child appends batches of 1 to 2,999 events and acknowledges each last seq on a pipe; the
+  // parent kills it once it has acknowledged four more segments.
+  const std::uint64_t start = kSegment + 11;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    close(fds[0]);
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+    if (!store) _exit(2);
+    std::uint64_t next = start;
+    for (std::uint64_t i = 1;; ++i) {
+      const std::uint64_t count = 1 + (i * 7919) % 2999;
+      if (!(*store)->AppendAudit(VariedEvents(next, count)).ok()) _exit(3);
+      next += count;
+      const std::uint64_t ack = next - 1;
+      if (write(fds[1], &ack, sizeof ack) != static_cast<ssize_t>(sizeof ack)) _exit(4);
+    }
+  }
+  close(fds[1]);
+  std::uint64_t acked = 0;
+  for (std::uint64_t seq = 0; acked < start + 4 * kSegment && ReadAck(fds[0], seq);) acked = seq;
+  kill(child, SIGKILL);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  close(fds[0]);
+  ASSERT_GE(acked, start + 4 * kSegment);
+
+  std::unique_ptr<SqliteStore> store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  std::vector<AuditEvent> all = StoredEvents(*store);
+  ASSERT_GE(all.size(), acked);
+  EXPECT_TRUE(StoredPostings(path_) == ExpectedPostings(all));
+  ExpectQueriesMatchReference(*store, all);
+  // The store goes on: completing the open segment writes its postings.
+  const std::uint64_t last = all.back().seq;
+  const std::vector<AuditEvent> more = VariedEvents(last + 1, kSegment - last % kSegment + 1);
+  ASSERT_THAT(store->AppendAudit(more), IsOk());
+  all.insert(all.end(), more.begin(), more.end());
+  EXPECT_TRUE(StoredPostings(path_) == ExpectedPostings(all));
+  ExpectQueriesMatchReference(*store, all);
+}
+
+// A file written by the previous release (schema version 3: the six per-column indexes, no
+// postings) is migrated at Open: the indexes are dropped and every complete segment gets the
+// postings the appender would have written; the open segment gets them when completed.
+TEST_F(SqliteStoreTest, AuditMigrationBackfillsThePostingsOfAVersion3Log) {
+  constexpr std::uint64_t kSegment = SqliteStore::kAuditSegment;
+  for (const std::uint64_t count :
+       {std::uint64_t{0}, kSegment - 1, kSegment, 2 * kSegment + 1500}) {
+    SCOPED_TRACE(count);
+    const std::string path = dir_.path() + "/v3-" + std::to_string(count) + ".db";
+    {
+      Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+      ASSERT_THAT(store, IsOk());
+      if (count > 0) {
+        ASSERT_THAT((*store)->AppendAudit(VariedEvents(1, count)), IsOk());
+      }
+    }
+    // Back to schema version 3, with the indexes of migrations 2 and 3.
+    ASSERT_EQ(RawExec(path,
+                      "DROP TABLE audit_postings;"
+                      "CREATE INDEX audit_events_by_module ON audit_events (module, seq);"
+                      "CREATE INDEX audit_events_by_tenant ON audit_events "
+                      "  (tenant, seq, module, action, decision);"
+                      "CREATE INDEX audit_events_by_actor ON audit_events (actor_user_id, seq);"
+                      "CREATE INDEX audit_events_by_action ON audit_events (action, seq);"
+                      "CREATE INDEX audit_events_by_resource ON audit_events (resource_id, seq);"
+                      "CREATE INDEX audit_events_by_decision ON audit_events (decision, seq);"
+                      "DELETE FROM schema_migrations WHERE version >= 4"),
+              "");
+    ASSERT_THAT(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"), ElementsAre("3"));
+
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(path);
+    ASSERT_THAT(opened, IsOk());
+    SqliteStore& store = **opened;
+    EXPECT_THAT(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"),
+                ElementsAre(std::to_string(SqliteMigrations().size())));
+    EXPECT_THAT(RawQuery(path,
+                         "SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                         "tbl_name = 'audit_events'"),
+                ElementsAre("audit_events_by_time"));
+    std::vector<AuditEvent> all = StoredEvents(store);
+    ASSERT_EQ(all.size(), count);
+    const std::vector<std::string> expected = ExpectedPostings(all);
+    EXPECT_EQ(expected.empty(), count < kSegment);
+    EXPECT_TRUE(StoredPostings(path) == expected);
+    ExpectQueriesMatchReference(store, all);
+    // Appending completes the open segment and writes its postings.
+    const std::vector<AuditEvent> more = VariedEvents(count + 1, kSegment + 7);
+    ASSERT_THAT(store.AppendAudit(more), IsOk());
+    all.insert(all.end(), more.begin(), more.end());
+    EXPECT_TRUE(StoredPostings(path) == ExpectedPostings(all));
+    ExpectQueriesMatchReference(store, all);
   }
 }
 
@@ -371,7 +668,8 @@ TEST_F(SqliteStoreTest, AuditMigrationUpgradesAVersion1Database) {
   }
   // Back to schema version 1: what a file written by the previous release looks like.
   ASSERT_EQ(RawExec(path_,
-                    "DROP TABLE audit_events; DELETE FROM schema_migrations WHERE "
+                    "DROP TABLE audit_events; DROP TABLE audit_postings; "
+                    "DELETE FROM schema_migrations WHERE "
                     "version >= 2"),
             "");
   std::unique_ptr<SqliteStore> store = MustOpen();
@@ -453,20 +751,6 @@ TEST_F(SqliteStoreTest, AuditConcurrentAppendsKeepSeqsDense) {
                                }),
               IsOk());
   EXPECT_EQ(expected, std::uint64_t{kThreads * kPerThread * 2 + 1});
-}
-
-// Reads exactly one revision from `fd`, waiting at most 60 s. False on end of file or timeout.
-bool ReadAck(int fd, std::uint64_t& revision) {
-  char* out = reinterpret_cast<char*>(&revision);
-  std::size_t have = 0;
-  while (have < sizeof revision) {
-    pollfd waiting{.fd = fd, .events = POLLIN, .revents = 0};
-    if (poll(&waiting, 1, 60'000) <= 0) return false;
-    const ssize_t n = read(fd, out + have, sizeof revision - have);
-    if (n <= 0) return false;
-    have += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 // A child process applies one binding per change and acknowledges each returned revision on

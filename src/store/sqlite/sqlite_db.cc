@@ -52,6 +52,14 @@ SqliteStatement& SqliteStatement::Bind(std::string_view text) {
   return *this;
 }
 
+SqliteStatement& SqliteStatement::BindStatic(std::string_view text) {
+  const char* data = text.data() != nullptr ? text.data() : "";  // null would bind NULL
+  const int rc =
+      sqlite3_bind_text64(stmt_, next_parameter_++, data, text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
+  return *this;
+}
+
 SqliteStatement& SqliteStatement::Bind(std::int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, next_parameter_++, value);
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
@@ -102,6 +110,13 @@ std::string SqliteStatement::Text(int column) const {
   if (text == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(text),
                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string_view SqliteStatement::TextView(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  if (text == nullptr) return {};
+  return std::string_view(reinterpret_cast<const char*>(text),
+                          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 // ---- SqliteDb
@@ -182,6 +197,16 @@ Status SqliteDb::Error(int rc, std::string_view what) const {
                            ? sqlite3_errmsg(db_.get())
                            : sqlite3_errstr(rc);
   return Status(code, "sqlite database " + path_ + ": " + std::string(what) + ": " + reason);
+}
+
+std::string MultiRowInsert(std::string_view insert, std::string_view values, std::size_t rows) {
+  std::string sql(insert);
+  sql.reserve(insert.size() + rows * (values.size() + 2));
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (i > 0) sql += ", ";
+    sql += values;
+  }
+  return sql;
 }
 
 // ---- SqliteTransaction

@@ -9,6 +9,7 @@
 // SqliteStatement, and destroys statements before the SqliteDb.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,9 @@ class SqliteStatement {
   // Binds the next parameter (the first call binds ?1). A uint64 is stored as the int64 with
   // the same bits and read back by UInt64. A failure is reported by the next Step.
   SqliteStatement& Bind(std::string_view text);
+  // Binds `text` without copying it: the caller keeps it alive and unchanged until the
+  // statement is reset (Reset, or this object's destruction). For bulk inserts.
+  SqliteStatement& BindStatic(std::string_view text);
   SqliteStatement& Bind(std::int64_t value);
   SqliteStatement& Bind(std::uint64_t value);
   SqliteStatement& Bind(int value);
@@ -62,6 +66,8 @@ class SqliteStatement {
   std::int64_t Int64(int column) const;
   std::uint64_t UInt64(int column) const;
   std::string Text(int column) const;
+  // The same text without a copy: valid until the next Step, Reset or destruction.
+  std::string_view TextView(int column) const;
 
  private:
   friend class SqliteDb;
@@ -117,6 +123,48 @@ class SqliteDb {
   // borrowers may keep a pointer to in_use across inserts.
   std::unordered_map<std::string, CachedStatement> statements_;
 };
+
+// "<insert><values>, <values>, …" with `rows` copies of `values`: one INSERT of `rows` rows,
+// e.g. MultiRowInsert("INSERT INTO t (a, b) VALUES ", "(?, ?)", 3).
+std::string MultiRowInsert(std::string_view insert, std::string_view values, std::size_t rows);
+
+// Inserts `count` rows with MultiRowInsert statements: chunks of `per_insert` rows with one
+// statement, the rest one row per statement. Within one execution SQLite keeps its cursors
+// where the previous row left them, so rows in key order are appended at the right edge of
+// the table and its indexes without a descent from the root each, and the statement's fixed
+// cost is paid once per chunk. bind_head(statement) binds what comes before the rows' values
+// (parameters the rows share, e.g. "(?1, ?, ?)"), bind_row(statement, i) binds row i's.
+template <typename BindHead, typename BindRow>
+Status InsertRows(SqliteDb& db, std::string_view insert, std::string_view values,
+                  std::size_t per_insert, std::size_t count, const BindHead& bind_head,
+                  const BindRow& bind_row) {
+  std::size_t at = 0;
+  const auto run = [&](SqliteStatement& stmt, std::size_t rows) -> Status {
+    bind_head(stmt);
+    for (std::size_t i = at; i < at + rows; ++i) bind_row(stmt, i);
+    Status ran = stmt.Run();
+    stmt.Reset();
+    at += rows;
+    return ran;
+  };
+  if (count >= per_insert) {
+    Result<SqliteStatement> chunk = db.Prepare(MultiRowInsert(insert, values, per_insert));
+    if (!chunk) return std::move(chunk).error();
+    while (count - at >= per_insert) {
+      Status ran = run(*chunk, per_insert);
+      if (!ran.ok()) return ran;
+    }
+  }
+  if (at < count) {
+    Result<SqliteStatement> row = db.Prepare(MultiRowInsert(insert, values, 1));
+    if (!row) return std::move(row).error();
+    while (at < count) {
+      Status ran = run(*row, 1);
+      if (!ran.ok()) return ran;
+    }
+  }
+  return Status::Ok();
+}
 
 // An explicit transaction that rolls back on destruction unless committed. Move-only.
 class SqliteTransaction {

@@ -1,15 +1,19 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "store/change_codec.h"
+#include "store/sqlite/sqlite_audit_postings.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_migrations.h"
 
@@ -99,9 +103,13 @@ constexpr std::string_view kSelectApiKeys =
   "seq, id, time_us, module, action, decision, actor_user_id, actor_type, credential_id, " \
   "tenant, resource_id, request_id, source_ip, details, prev_hash, hash"
 
-constexpr std::string_view kInsertAuditEvent =
-    "INSERT INTO audit_events (" SQLITE_STORE_AUDIT_COLUMNS
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// AppendAudit inserts kAuditEventsPerInsert events per statement execution (InsertRows in
+// sqlite_db.h): each lands at the right edge of the table and of audit_events_by_time where
+// the previous one left the cursors, and the statement's fixed cost is paid once per chunk.
+constexpr std::string_view kInsertAuditEvents =
+    "INSERT INTO audit_events (" SQLITE_STORE_AUDIT_COLUMNS ") VALUES ";
+constexpr std::string_view kAuditEventValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr std::size_t kAuditEventsPerInsert = 128;
 constexpr std::string_view kSelectLastAuditEvent =
     "SELECT " SQLITE_STORE_AUDIT_COLUMNS " FROM audit_events ORDER BY seq DESC LIMIT 1";
 constexpr std::string_view kSelectLastAuditSeqAndTime =
@@ -109,10 +117,19 @@ constexpr std::string_view kSelectLastAuditSeqAndTime =
 constexpr std::string_view kScanAuditEvents = "SELECT " SQLITE_STORE_AUDIT_COLUMNS
                                               " FROM audit_events WHERE seq >= ? ORDER BY seq "
                                               "LIMIT ?";
+// 0 when the log is empty. One descent of the table (SQLite's max() optimization).
+constexpr std::string_view kSelectLastAuditSeq = "SELECT COALESCE(MAX(seq), 0) FROM audit_events";
 // The first seq whose time is at or after a time: since seq order is time order (AppendAudit
 // enforces it), "time_us >= t" is "seq >= this seq". A covering search of audit_events_by_time.
 constexpr std::string_view kFirstSeqAtOrAfter =
-    "(SELECT seq FROM audit_events WHERE time_us >= ?{} ORDER BY time_us, seq LIMIT 1)";
+    "SELECT seq FROM audit_events WHERE time_us >= ? ORDER BY time_us, seq LIMIT 1";
+
+// The audit_events columns of SQLITE_STORE_AUDIT_COLUMNS, of the alias e (the postings probe
+// joins audit_postings p, which has a seq too).
+#define SQLITE_STORE_AUDIT_COLUMNS_OF_E                                                     \
+  "e.seq, e.id, e.time_us, e.module, e.action, e.decision, e.actor_user_id, e.actor_type, " \
+  "e.credential_id, e.tenant, e.resource_id, e.request_id, e.source_ip, e.details, "        \
+  "e.prev_hash, e.hash"
 
 // QueryAudit bounds.
 constexpr std::size_t kMaxAuditPageSize = 1000;
@@ -358,23 +375,24 @@ Result<AuditEvent> ReadAuditEvent(const SqliteStatement& s) {
                     .hash = s.Text(15)};
 }
 
+// Binds the texts without copying them: `e` must outlive the statement's execution.
 void BindAuditEvent(SqliteStatement& s, const AuditEvent& e) {
   s.Bind(e.seq)
-      .Bind(e.id)
+      .BindStatic(e.id)
       .Bind(e.time_us)
-      .Bind(e.module)
-      .Bind(e.action)
-      .Bind(e.decision)
-      .Bind(e.actor_user_id)
-      .Bind(e.actor_type)
-      .Bind(e.credential_id)
-      .Bind(e.tenant)
-      .Bind(e.resource_id)
-      .Bind(e.request_id)
-      .Bind(e.source_ip)
-      .Bind(e.details)
-      .Bind(e.prev_hash)
-      .Bind(e.hash);
+      .BindStatic(e.module)
+      .BindStatic(e.action)
+      .BindStatic(e.decision)
+      .BindStatic(e.actor_user_id)
+      .BindStatic(e.actor_type)
+      .BindStatic(e.credential_id)
+      .BindStatic(e.tenant)
+      .BindStatic(e.resource_id)
+      .BindStatic(e.request_id)
+      .BindStatic(e.source_ip)
+      .BindStatic(e.details)
+      .BindStatic(e.prev_hash)
+      .BindStatic(e.hash);
 }
 
 // kFailedPrecondition unless `events` have consecutive seqs and non-decreasing times, each
@@ -404,76 +422,179 @@ Status CheckAuditBatch(const std::vector<AuditEvent>& events) {
   return Status::Ok();
 }
 
-// A QueryAudit statement: the SQL text (built only from constant fragments, so the statement
-// cache holds at most one entry per combination of filters) and the values it binds, in order.
-struct AuditSql {
-  using Value = std::variant<std::string_view, std::int64_t>;
+// ---- Audit postings and queries.
 
-  std::string text;
-  std::vector<Value> values;
-
-  // The placeholder for `value`, bound next: "?N".
-  std::string Param(Value value) {
-    values.push_back(value);
-    return "?" + std::to_string(values.size());
-  }
-  void Where(std::string_view clause) {
-    text += has_where_ ? " AND " : " WHERE ";
-    has_where_ = true;
-    text += clause;
-  }
-
- private:
-  bool has_where_ = false;
+// The query filters, most to least selective as audit data usually is: the first present one
+// with a posting tag and a non-empty value drives a filtered query (an empty value has no
+// postings; decision, with three values, has none at all).
+struct AuditFilter {
+  std::optional<std::string> AuditQuery::*value;
+  std::string_view column;
+  char tag;  // 0: not posted
+};
+constexpr AuditFilter kAuditFilters[] = {
+    {&AuditQuery::resource, "resource_id", kAuditResourceTag},
+    {&AuditQuery::actor, "actor_user_id", kAuditActorTag},
+    {&AuditQuery::tenant, "tenant", kAuditTenantTag},
+    {&AuditQuery::action, "action", kAuditActionTag},
+    {&AuditQuery::module, "module", kAuditModuleTag},
+    {&AuditQuery::decision, "decision", 0},
 };
 
-std::string FirstSeqAtOrAfter(const std::string& param) {
-  std::string sql(kFirstSeqAtOrAfter);
-  sql.replace(sql.find("?{}"), 3, param);
-  return sql;
+// The statements of one QueryAudit, built from constant fragments (values are always bound
+// parameters), so the statement cache holds at most one of each per combination of present
+// filters and order.
+struct AuditQueryPlan {
+  // The driving filter's posting key (tag + value); empty when no filter can drive.
+  std::string driving_key;
+  // With a driving key: the events of one complete segment through its postings,
+  //   ?1 segment, ?2 key, ?3 ?4 the seq range, then the residuals, then the limit.
+  // Every filter is checked on the row, the driving one too.
+  std::string probe_sql;
+  // A rowid range with every filter checked on each row: ?1 ?2 the seq range, then the
+  // residuals, then the limit. The open segment of a filtered query, or the whole range.
+  std::string range_sql;
+  // The present filters' values, bound in this order after the fixed parameters.
+  std::vector<std::string_view> residuals;
+};
+
+AuditQueryPlan PlanAuditQuery(const AuditQuery& q) {
+  AuditQueryPlan plan;
+  std::string probe_where;
+  std::string range_where;
+  for (const AuditFilter& filter : kAuditFilters) {
+    const std::optional<std::string>& value = q.*filter.value;
+    if (!value) continue;
+    if (plan.driving_key.empty() && filter.tag != 0 && !value->empty()) {
+      plan.driving_key = filter.tag + *value;
+    }
+    plan.residuals.push_back(*value);
+    probe_where += " AND e.";
+    probe_where += filter.column;
+    probe_where += " = ?";
+    range_where += " AND ";
+    range_where += filter.column;
+    range_where += " = ?";
+  }
+  const std::string order = q.descending ? " DESC LIMIT ?" : " LIMIT ?";
+  plan.range_sql = "SELECT " SQLITE_STORE_AUDIT_COLUMNS
+                   " FROM audit_events WHERE seq BETWEEN ? AND ?" +
+                   range_where + " ORDER BY seq" + order;
+  if (!plan.driving_key.empty()) {
+    // CROSS JOIN: SQLite keeps p as the outer loop whatever its estimates.
+    plan.probe_sql = "SELECT " SQLITE_STORE_AUDIT_COLUMNS_OF_E
+                     " FROM audit_postings AS p CROSS JOIN audit_events AS e ON e.seq = p.seq"
+                     " WHERE p.segment = ? AND p.key = ? AND p.seq BETWEEN ? AND ?" +
+                     probe_where + " ORDER BY p.seq" + order;
+  }
+  return plan;
 }
 
-// Builds the statement for `q` (limit already checked). Every value is a bound parameter.
-//
-// Plan: the first present filter of resource, actor, tenant, action, module, decision (most to
-// least selective, as audit data usually is) drives the search through its (column, seq)
-// index; the other filters are written "+column = ?", which SQLite cannot use as an index
-// constraint, so the plan does not depend on statistics. since / until become seq bounds
-// through audit_events_by_time (kFirstSeqAtOrAfter) and are also checked on each row
-// ("+time_us"). The index walk is in seq order, so ORDER BY needs no sort and a page reads
-// about `limit` matching rows plus the rows the non-driving filters reject.
-AuditSql BuildAuditQuery(const AuditQuery& q) {
-  AuditSql sql;
-  sql.text = "SELECT " SQLITE_STORE_AUDIT_COLUMNS " FROM audit_events";
-  const std::pair<const std::optional<std::string>*, std::string_view> filters[] = {
-      {&q.resource, "resource_id"}, {&q.actor, "actor_user_id"}, {&q.tenant, "tenant"},
-      {&q.action, "action"},        {&q.module, "module"},       {&q.decision, "decision"},
-  };
-  bool driving = true;
-  for (const auto& [value, column] : filters) {
-    if (!value->has_value()) continue;
-    std::string clause = driving ? "" : "+";
-    clause += column;
-    clause += " = " + sql.Param(std::string_view(**value));
-    sql.Where(clause);
-    driving = false;
-  }
+// The seq of the first row of `sql` with `values` bound, or nullopt when it returns none.
+template <typename... Values>
+Result<std::optional<std::uint64_t>> ReadSeq(SqliteDb& db, std::string_view sql,
+                                             const Values&... values) {
+  Result<SqliteStatement> stmt = db.Prepare(sql);
+  if (!stmt) return Err(std::move(stmt).error());
+  (stmt->Bind(values), ...);
+  Result<bool> row = stmt->Step();
+  if (!row) return Err(std::move(row).error());
+  if (!*row) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(stmt->UInt64(0));
+}
+
+// The seqs a query may return, inclusive, and the last stored seq.
+struct AuditSeqRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t stored_last = 0;
+};
+
+// The range of `q` in the stored log, nullopt when empty. since / until become seq bounds
+// through audit_events_by_time: seq order is time order (AppendAudit enforces it), so the
+// events at or after a time are exactly those from the first seq at or after it on. The cursor
+// cuts the range at after_seq.
+Result<std::optional<AuditSeqRange>> ReadAuditSeqRange(SqliteDb& db, const AuditQuery& q) {
+  using Range = std::optional<AuditSeqRange>;
+  SQLITE_STORE_ASSIGN_OR_RETURN(const std::optional<std::uint64_t> stored_last,
+                                ReadSeq(db, kSelectLastAuditSeq));
+  if (!stored_last || *stored_last == 0) return Range();
+  AuditSeqRange range{.first = 1, .last = *stored_last, .stored_last = *stored_last};
   if (q.since_us) {
-    const std::string since = sql.Param(*q.since_us);
-    sql.Where("seq >= " + FirstSeqAtOrAfter(since) + " AND +time_us >= " + since);
+    SQLITE_STORE_ASSIGN_OR_RETURN(const std::optional<std::uint64_t> since,
+                                  ReadSeq(db, kFirstSeqAtOrAfter, *q.since_us));
+    if (!since) return Range();
+    range.first = *since;
   }
   if (q.until_us) {
-    const std::string until = sql.Param(*q.until_us);
-    sql.Where("seq < COALESCE(" + FirstSeqAtOrAfter(until) +
-              ", 9223372036854775807) AND +time_us < " + until);
+    SQLITE_STORE_ASSIGN_OR_RETURN(const std::optional<std::uint64_t> until,
+                                  ReadSeq(db, kFirstSeqAtOrAfter, *q.until_us));
+    if (until) {
+      if (*until <= 1) return Range();
+      range.last = std::min(range.last, *until - 1);
+    }
   }
   if (q.after_seq) {
-    const std::int64_t after = ClampToInt64(*q.after_seq);
-    sql.Where(std::string(q.descending ? "seq < " : "seq > ") + sql.Param(after));
+    const std::uint64_t after = *q.after_seq;
+    if (q.descending) {
+      if (after <= range.first) return Range();
+      range.last = std::min(range.last, after - 1);
+    } else {
+      if (after >= range.last) return Range();
+      range.first = std::max(range.first, after + 1);
+    }
   }
-  sql.text += q.descending ? " ORDER BY seq DESC" : " ORDER BY seq";
-  sql.text += " LIMIT " + sql.Param(static_cast<std::int64_t>(q.limit + 1));
-  return sql;
+  if (range.first > range.last) return Range();
+  return Range(range);
+}
+
+// Steps `stmt` to the end, appending each row to `events`.
+Status ReadAuditRows(SqliteStatement& stmt, std::vector<AuditEvent>& events) {
+  for (;;) {
+    Result<bool> row = stmt.Step();
+    if (!row) return std::move(row).error();
+    if (!*row) return Status::Ok();
+    Result<AuditEvent> event = ReadAuditEvent(stmt);
+    if (!event) return std::move(event).error();
+    events.push_back(*std::move(event));
+  }
+}
+
+// Appends to `events` the events of `range` that `plan` matches, in seq order (or reverse),
+// until there are `want` of them.
+Status CollectAuditEvents(SqliteDb& db, const AuditQueryPlan& plan, const AuditSeqRange& range,
+                          bool descending, std::size_t want, std::vector<AuditEvent>& events) {
+  Result<SqliteStatement> scan = db.Prepare(plan.range_sql);
+  if (!scan) return std::move(scan).error();
+  const auto run = [&](SqliteStatement& stmt, std::uint64_t from, std::uint64_t to) {
+    stmt.Bind(from).Bind(to);
+    for (std::string_view value : plan.residuals) stmt.Bind(value);
+    stmt.Bind(static_cast<std::int64_t>(want - events.size()));
+    Status read = ReadAuditRows(stmt, events);
+    stmt.Reset();
+    return read;
+  };
+  if (plan.driving_key.empty()) return run(*scan, range.first, range.last);
+
+  // Segment by segment in query order; segments [0, complete) have postings.
+  constexpr std::uint64_t kSegment = SqliteStore::kAuditSegment;
+  const std::uint64_t complete = range.stored_last / kSegment;
+  const std::uint64_t first_segment = (range.first - 1) / kSegment;
+  const std::uint64_t last_segment = (range.last - 1) / kSegment;
+  Result<SqliteStatement> probe = db.Prepare(plan.probe_sql);
+  if (!probe) return std::move(probe).error();
+  for (std::uint64_t i = 0; i <= last_segment - first_segment && events.size() < want; ++i) {
+    const std::uint64_t segment = descending ? last_segment - i : first_segment + i;
+    const std::uint64_t from = std::max(range.first, segment * kSegment + 1);
+    const std::uint64_t to = std::min(range.last, segment * kSegment + kSegment);
+    if (segment < complete) {
+      probe->Bind(segment).Bind(std::string_view(plan.driving_key));
+      SCAIGRID_RETURN_IF_ERROR(run(*probe, from, to));
+    } else {
+      SCAIGRID_RETURN_IF_ERROR(run(*scan, from, to));
+    }
+  }
+  return Status::Ok();
 }
 
 // Orders `scopes` (in insertion order) parents first: by depth in the parent chain, where a
@@ -671,14 +792,14 @@ Status SqliteStore::AppendAudit(const std::vector<AuditEvent>& events) {
                                       std::to_string(first.time_us) + ", before the stored seq " +
                                       std::to_string(last_seq) + "'s " + std::to_string(last_time));
   }
-  {
-    Result<SqliteStatement> insert = db.Prepare(kInsertAuditEvent);
-    if (!insert) return std::move(insert).error();
-    for (const AuditEvent& event : events) {
-      BindAuditEvent(*insert, event);
-      SCAIGRID_RETURN_IF_ERROR(insert->Run());
-      insert->Reset();
-    }
+  SCAIGRID_RETURN_IF_ERROR(InsertRows(
+      db, kInsertAuditEvents, kAuditEventValues, kAuditEventsPerInsert, events.size(),
+      [](SqliteStatement&) {},
+      [&events](SqliteStatement& stmt, std::size_t i) { BindAuditEvent(stmt, events[i]); }));
+  // The segments this batch completes get their postings in the same transaction.
+  for (std::uint64_t segment = last_seq / kAuditSegment;
+       segment < events.back().seq / kAuditSegment; ++segment) {
+    SCAIGRID_RETURN_IF_ERROR(WriteAuditPostings(db, segment));
   }
   return tx->Commit();
 }
@@ -700,31 +821,37 @@ Result<AuditPage> SqliteStore::QueryAudit(const AuditQuery& query) {
                                        std::to_string(kMaxAuditPageSize) + ", got " +
                                        std::to_string(query.limit)));
   }
+  const AuditQueryPlan plan = PlanAuditQuery(query);
   AuditPage page;
-  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  if (!query.descending && query.after_seq && *query.after_seq >= kMaxSeq) return page;
-  const AuditSql sql = BuildAuditQuery(query);
   std::lock_guard lock(mu_);
-  Result<SqliteStatement> stmt = db_->Prepare(sql.text);
-  if (!stmt) return Err(std::move(stmt).error());
-  for (const AuditSql::Value& value : sql.values) {
-    std::visit([&stmt](const auto& v) { stmt->Bind(v); }, value);
+  SqliteDb& db = *db_;
+  // One read transaction: the bounds and every segment from one snapshot of the log.
+  SQLITE_STORE_ASSIGN_OR_RETURN(SqliteTransaction tx,
+                                SqliteTransaction::Begin(db, SqliteTransaction::Mode::kDeferred));
+  SQLITE_STORE_ASSIGN_OR_RETURN(const std::optional<AuditSeqRange> range,
+                                ReadAuditSeqRange(db, query));
+  if (range) {
+    // limit + 1: the extra event says that another page follows.
+    Status collected =
+        CollectAuditEvents(db, plan, *range, query.descending, query.limit + 1, page.events);
+    if (!collected.ok()) return Err(std::move(collected));
   }
-  for (;;) {
-    Result<bool> row = stmt->Step();
-    if (!row) return Err(std::move(row).error());
-    if (!*row) return page;
-    if (page.events.size() == query.limit) {  // the extra row: another page follows
-      page.more = true;
-      return page;
-    }
-    SQLITE_STORE_ASSIGN_OR_RETURN(AuditEvent event, ReadAuditEvent(*stmt));
-    page.events.push_back(std::move(event));
+  Status committed = tx.Commit();
+  if (!committed.ok()) return Err(std::move(committed));
+  if (page.events.size() > query.limit) {
+    page.events.pop_back();
+    page.more = true;
   }
+  return page;
 }
 
-std::string SqliteStore::AuditQuerySql(const AuditQuery& query) {
-  return BuildAuditQuery(query).text;
+std::vector<std::string> SqliteStore::AuditQuerySql(const AuditQuery& query) {
+  AuditQueryPlan plan = PlanAuditQuery(query);
+  std::vector<std::string> sql = {std::string(kSelectLastAuditSeq)};
+  if (query.since_us || query.until_us) sql.emplace_back(kFirstSeqAtOrAfter);
+  if (!plan.probe_sql.empty()) sql.push_back(std::move(plan.probe_sql));
+  sql.push_back(std::move(plan.range_sql));
+  return sql;
 }
 
 Status SqliteStore::ScanAudit(std::uint64_t from_seq,
@@ -762,3 +889,4 @@ Status SqliteStore::ScanAudit(std::uint64_t from_seq,
 
 #undef SQLITE_STORE_ASSIGN_OR_RETURN
 #undef SQLITE_STORE_AUDIT_COLUMNS
+#undef SQLITE_STORE_AUDIT_COLUMNS_OF_E

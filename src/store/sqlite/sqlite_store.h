@@ -56,15 +56,31 @@ class SqliteStore final : public Store {
   [[nodiscard]] Result<std::vector<std::pair<std::uint64_t, Change>>> ChangesSince(
       std::uint64_t after, std::size_t limit) override;
 
-  // Audit log (docs/storage.md, "Audit events"). AppendAudit runs one BEGIN IMMEDIATE
-  // transaction per call with one prepared INSERT reused for every event; besides the
-  // consecutive seqs it requires times that do not decrease (first against the last stored
-  // event, then within the batch), kFailedPrecondition otherwise, because QueryAudit turns
-  // since / until into seq bounds. An empty batch is a no-op.
+  // Audit log (docs/storage.md, "Audit events"). The log is cut into segments of
+  // kAuditSegment consecutive seqs (segment = (seq - 1) / kAuditSegment); a segment is
+  // complete once its last seq is stored, and only complete segments have entries in
+  // audit_postings (one per non-empty module, tenant, actor, action and resource of each
+  // event), the search structure of the filtered queries.
+  static constexpr std::uint64_t kAuditSegment = 4096;
+
+  // AppendAudit runs one BEGIN IMMEDIATE transaction per call, inserting the events 128 per
+  // statement execution (one prepared multi-row INSERT, re-bound for each chunk, the rest one
+  // by one); besides the consecutive seqs it requires times that do not decrease
+  // (first against the last stored event, then within the batch), kFailedPrecondition
+  // otherwise, because QueryAudit turns since / until into seq bounds. In the same
+  // transaction it writes the postings of every segment the batch completes (reading the
+  // segment's rows back, inserting its postings in key order), so "complete" and "has
+  // postings" never disagree, whatever crash or error. An empty batch is a no-op.
   [[nodiscard]] Status AppendAudit(const std::vector<AuditEvent>& events) override;
   [[nodiscard]] Result<std::optional<AuditEvent>> LastAuditEvent() override;
   // Every filter is exact except since (inclusive) and until (exclusive); kInvalidArgument
-  // unless 1 <= limit <= 1000. Reads limit + 1 rows to set `more`.
+  // unless 1 <= limit <= 1000. Reads limit + 1 rows to set `more`. Runs in one read
+  // transaction: since / until / the cursor become a seq range; with a module, tenant,
+  // actor, action or resource filter, one of them drives (resource, actor, tenant, action,
+  // module: the first present) and the range is walked segment by segment in query order,
+  // one postings probe per complete segment and a rowid range scan of the open one, until
+  // limit + 1 events are found; without one, the rowid range is scanned. Every filter is
+  // checked on every row returned.
   [[nodiscard]] Result<AuditPage> QueryAudit(const AuditQuery& query) override;
   // Reads 10,000 events per statement under the lock and calls `fn` without it, so memory
   // stays flat and `fn` may call the store. Events appended during the scan are included
@@ -72,9 +88,12 @@ class SqliteStore final : public Store {
   [[nodiscard]] Status ScanAudit(std::uint64_t from_seq,
                                  const std::function<bool(const AuditEvent&)>& fn) override;
 
-  // The SQL text QueryAudit runs for `query` (values are ?N parameters, not bound here): for
-  // checking its plan with EXPLAIN QUERY PLAN in tests and in docs/storage.md.
-  static std::string AuditQuerySql(const AuditQuery& query);
+  // The SQL statements QueryAudit may run for `query` (values are ? parameters, not bound
+  // here), for checking their plans with EXPLAIN QUERY PLAN in tests and in docs/storage.md:
+  // the seq-bound lookups (the last seq; since / until through audit_events_by_time when
+  // given), then the postings probe of a complete segment when a filter drives, and the rowid
+  // range scan (of the open segment when a filter drives, of the whole range otherwise).
+  static std::vector<std::string> AuditQuerySql(const AuditQuery& query);
 
  private:
   explicit SqliteStore(std::unique_ptr<SqliteDb> db);
