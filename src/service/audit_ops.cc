@@ -202,24 +202,30 @@ Status IamService::AuditChange(const Caller& c, const ServiceState& before, cons
 }
 
 Status IamService::ReconcileChangeEvents() {
-  // The last change that has its events: change events are module "iam" without a decision
-  // (no one else may write module "iam" events), written in revision order.
-  store::AuditQuery last_change{.module = "iam", .decision = "", .descending = true, .limit = 1};
-  Result<store::AuditPage> page = store_->QueryAudit(last_change);
-  if (!page) return page.error();
+  // The last change that has its events: change events are module "iam", without a decision,
+  // with an "iam." action and the revision in their details, written in revision order. Only
+  // the service writes module "iam" events now; a log from before that rule may hold module
+  // events under "iam" too, which are skipped.
   std::uint64_t audited = 0;
-  if (!page->events.empty()) {
-    boost::system::error_code ec;
-    json::value d = json::parse(page->events.front().details, ec);
-    const json::value* rev = ec || !d.is_object() ? nullptr : d.as_object().if_contains("revision");
-    if (rev == nullptr || !rev->is_number()) {
-      return Status::Internal("audit event " + page->events.front().id + " of a change has no revision in its details");
+  store::AuditQuery query{.module = "iam", .decision = "", .descending = true, .limit = 1000};
+  for (bool found = false; !found;) {
+    Result<store::AuditPage> page = store_->QueryAudit(query);
+    if (!page) return page.error();
+    for (const store::AuditEvent& e : page->events) {
+      boost::system::error_code ec;
+      json::value d = json::parse(e.details, ec);
+      const json::value* rev = ec || !d.is_object() ? nullptr : d.as_object().if_contains("revision");
+      if (e.action.starts_with("iam.") && rev != nullptr && (rev->is_uint64() || rev->is_int64())) {
+        audited = rev->to_number<std::uint64_t>();
+        found = true;
+        break;
+      }
     }
-    audited = rev->to_number<std::uint64_t>();
+    if (found || !page->more) break;
+    query.after_seq = page->events.back().seq;
   }
   auto st = state();
   std::optional<audit::AuditWriter::Ticket> wait_for;
-  std::size_t recovered = 0;
   for (;;) {
     auto changes = store_->ChangesSince(audited, 1000);
     if (!changes) return changes.error();
@@ -238,7 +244,6 @@ Status IamService::ReconcileChangeEvents() {
         Result<audit::AuditWriter::Ticket> ticket = audit_->Submit(std::move(e));
         if (!ticket) return ticket.error();
         wait_for = *ticket;
-        ++recovered;
       }
       if (!first_start) spdlog::warn("audit: change at revision {} had no audit events; logged them from the change log", revision);
       audited = revision;
