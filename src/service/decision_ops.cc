@@ -73,7 +73,7 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
                                           std::shared_ptr<const ServiceState> st, PendingAudit* pending) {
   JsonArgs args(body, {"subject", "token", "permission", "scope", "resource", "audit", "min_revision", "explain"});
   auto subject = args.String("subject", false, 300);
-  auto token = args.String("token", false, 300);
+  auto token = args.String("token", false, auth::kMaxTokenBytes);  // an API key or a JWT
   auto permission = args.String("permission", true, 256);
   auto scope = args.String("scope", false, 200);
   auto min_revision = args.Int("min_revision", 0, INT64_MAX);

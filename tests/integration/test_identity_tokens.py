@@ -111,6 +111,15 @@ class IdentityTokenTest(harness.ApiTestCase):
         resp = self.expect(200, "POST", "/v1/iam/check", {"permission": "scaibot:bots:delete", "scope": "tenant:idp"},
                            key=self.rsa.token())
         self.assertFalse(resp["allowed"])
+        # A module asks about its end user by passing the user's own token.
+        resp = self.expect(200, "POST", "/v1/iam/check", {"token": self.rsa.token(), "permission": "scaibot:bots:read",
+                                                           "scope": "tenant:idp"})
+        self.assertTrue(resp["allowed"])
+        self.assertEqual(resp["subject"], "user:alice")
+        status, resp, _ = self.call("POST", "/v1/iam/check", {"token": self.rsa.token(exp=1, iat=0),
+                                                               "permission": "scaibot:bots:read", "scope": "tenant:idp"})
+        self.assertEqual(status, 400, resp)
+        self.assertError(resp, code="invalid_token", mentions=["'token'", "expired"])
         # A user without bindings is authenticated but holds nothing.
         status, resp, _ = self.my_permissions(self.ed.token(sub="bob"))
         self.assertEqual(status, 200, resp)
