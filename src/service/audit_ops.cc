@@ -47,18 +47,27 @@ OpFacts FactsOf(const store::Op& op) {
         else if constexpr (std::is_same_v<T, store::PutBinding>) return {"iam.binding.create", std::to_string(o.row.id), o.row.scope};
         else if constexpr (std::is_same_v<T, store::DeleteBinding>) return {"iam.binding.delete", std::to_string(o.id), ""};
         else if constexpr (std::is_same_v<T, store::PutApiKey>) return {"iam.api_key.create", o.row.id, o.row.scope};
-        else return {"iam.api_key.revoke", o.id, ""};
+        else if constexpr (std::is_same_v<T, store::RevokeApiKey>) return {"iam.api_key.revoke", o.id, ""};
+        else if constexpr (std::is_same_v<T, store::PutSigningKey>) {
+          return {o.row.retired_at == 0 ? "iam.signing_key.create" : "iam.signing_key.retire", o.row.kid, "platform"};
+        } else if constexpr (std::is_same_v<T, store::PutCapabilityToken>) return {"iam.capability_token.mint", o.row.id, o.row.scope};
+        else if constexpr (std::is_same_v<T, store::RevokeCapabilityToken>) return {"iam.capability_token.revoke", o.id, ""};
+        else {
+          static_assert(std::is_same_v<T, store::PutResourceRevocation>, "every op needs its audit action");
+          return {"iam.capability_token.revoke_resource", o.row.resource, ""};
+        }
       },
       op);
 }
 
-// The op as JSON (its row), without secrets' hashes.
+// The op as JSON (its row), without secrets' hashes or secret keys.
 json::value OpJson(const store::Op& op) {
   store::Change one;
   one.ops.push_back(op);
   json::value v = json::parse(store::EncodeChange(one));
   json::object o = v.as_object()["ops"].as_array()[0].as_object();
   o.erase("secret_hash");
+  o.erase("secret_key");  // a signing key's secret half never enters the log
   return o;
 }
 

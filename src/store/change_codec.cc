@@ -90,6 +90,36 @@ void Fields(R& r, V& v) {
   v("created_by", r.created_by);
 }
 
+template <Is<SigningKeyRow> R, typename V>
+void Fields(R& r, V& v) {
+  v("kid", r.kid);
+  v("public_key", r.public_key);
+  v("secret_key", r.secret_key);
+  v("created_at", r.created_at);
+  v("retired_at", r.retired_at);
+}
+
+template <Is<CapabilityTokenRow> R, typename V>
+void Fields(R& r, V& v) {
+  v("id", r.id);
+  v("capability", r.capability);
+  v("resource", r.resource);
+  v("scope", r.scope);
+  v("visitor", r.visitor);
+  v("issued_by", r.issued_by);
+  v("issued_at", r.issued_at);
+  v("expires_at", r.expires_at);
+  v("revoked_at", r.revoked_at);
+}
+
+template <Is<ResourceRevocationRow> R, typename V>
+void Fields(R& r, V& v) {
+  v("capability", r.capability);
+  v("resource", r.resource);
+  v("revoked_at", r.revoked_at);
+  v("revoked_by", r.revoked_by);
+}
+
 // Ops holding a row flatten it.
 template <typename O>
 concept HasRow = requires(O& o) {
@@ -122,6 +152,12 @@ void Fields(O& o, V& v) {
 }
 
 template <Is<RevokeApiKey> O, typename V>
+void Fields(O& o, V& v) {
+  v("id", o.id);
+  v("revoked_at", o.revoked_at);
+}
+
+template <Is<RevokeCapabilityToken> O, typename V>
 void Fields(O& o, V& v) {
   v("id", o.id);
   v("revoked_at", o.revoked_at);
@@ -165,6 +201,14 @@ template <>
 constexpr std::string_view kOpName<PutApiKey> = "put_api_key";
 template <>
 constexpr std::string_view kOpName<RevokeApiKey> = "revoke_api_key";
+template <>
+constexpr std::string_view kOpName<PutSigningKey> = "put_signing_key";
+template <>
+constexpr std::string_view kOpName<PutCapabilityToken> = "put_capability_token";
+template <>
+constexpr std::string_view kOpName<RevokeCapabilityToken> = "revoke_capability_token";
+template <>
+constexpr std::string_view kOpName<PutResourceRevocation> = "put_resource_revocation";
 
 template <std::size_t... I>
 constexpr bool EveryOpNamed(std::index_sequence<I...>) {

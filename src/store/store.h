@@ -88,6 +88,37 @@ struct ApiKeyRow {
   std::string created_by;
 };
 
+// Capability tokens (docs/capability-tokens.md). A signing key signs tokens; its secret half is
+// stored so that every node signs with the same key (protect the data like key material).
+struct SigningKeyRow {
+  std::string kid;         // "capk_…"
+  std::string public_key;  // base64url of the 32-byte Ed25519 public key
+  std::string secret_key;  // base64url of the 64-byte Ed25519 secret key
+  Time created_at = 0;
+  Time retired_at = 0;  // 0: may sign new tokens; else only verifies tokens signed before
+};
+
+// A minted token (the token text itself is not stored: it is shown once, like an API key).
+struct CapabilityTokenRow {
+  std::string id;          // "cap_…", the token's jti
+  std::string capability;  // "<module>:<name>", e.g. "scaibot:chat"
+  std::string resource;    // "bot:b-42"
+  std::string scope;       // where it was minted, e.g. "tenant:acme"
+  std::string visitor;     // optional visitor identity ("" when none)
+  std::string issued_by;   // principal
+  Time issued_at = 0;
+  Time expires_at = 0;
+  Time revoked_at = 0;  // 0: not revoked
+};
+
+// Every token of (capability, resource) issued at or before `revoked_at` is revoked.
+struct ResourceRevocationRow {
+  std::string capability;
+  std::string resource;
+  Time revoked_at = 0;
+  std::string revoked_by;
+};
+
 struct State {
   std::uint64_t revision = 0;
   std::vector<ModuleRow> modules;
@@ -97,6 +128,9 @@ struct State {
   std::vector<CustomRoleRow> custom_roles;
   std::vector<BindingRow> bindings;
   std::vector<ApiKeyRow> api_keys;
+  std::vector<SigningKeyRow> signing_keys;                // in insertion order
+  std::vector<CapabilityTokenRow> capability_tokens;      // in insertion order
+  std::vector<ResourceRevocationRow> resource_revocations;
 };
 
 // ---- Operations. Each names what it does to the rows; the service validates first.
@@ -113,10 +147,15 @@ struct PutBinding { BindingRow row; };                // insert; kAlreadyExists 
 struct DeleteBinding { BindingId id = 0; };           // kNotFound if absent
 struct PutApiKey { ApiKeyRow row; };                  // insert; kAlreadyExists if the id exists
 struct RevokeApiKey { std::string id; Time revoked_at = 0; };  // kNotFound if absent
+struct PutSigningKey { SigningKeyRow row; };          // insert or replace by kid (retiring)
+struct PutCapabilityToken { CapabilityTokenRow row; };  // insert; kAlreadyExists if the id exists
+struct RevokeCapabilityToken { std::string id; Time revoked_at = 0; };  // kNotFound if absent
+struct PutResourceRevocation { ResourceRevocationRow row; };  // insert or replace by (capability, resource)
 
 using Op = std::variant<PutModule, PutScope, DeleteScope, PutPrincipal, DeletePrincipal, AddMember,
                         RemoveMember, PutCustomRole, DeleteCustomRole, PutBinding, DeleteBinding,
-                        PutApiKey, RevokeApiKey>;
+                        PutApiKey, RevokeApiKey, PutSigningKey, PutCapabilityToken,
+                        RevokeCapabilityToken, PutResourceRevocation>;
 
 struct Change {
   std::vector<Op> ops;

@@ -41,6 +41,17 @@ inline auto Tie(const ApiKeyRow& r) {
   return std::tie(r.id, r.owner, r.name, r.secret_hash, r.permissions, r.scope, r.expires_at,
                   r.created_at, r.revoked_at, r.created_by);
 }
+inline auto Tie(const SigningKeyRow& r) {
+  return std::tie(r.kid, r.public_key, r.secret_key, r.created_at, r.retired_at);
+}
+inline auto Tie(const CapabilityTokenRow& r) {
+  return std::tie(r.id, r.capability, r.resource, r.scope, r.visitor, r.issued_by, r.issued_at,
+                  r.expires_at, r.revoked_at);
+}
+inline auto Tie(const ResourceRevocationRow& r) {
+  return std::tie(r.capability, r.resource, r.revoked_at, r.revoked_by);
+}
+inline auto Tie(const RevokeCapabilityToken& o) { return std::tie(o.id, o.revoked_at); }
 inline auto Tie(const DeleteScope& o) { return std::tie(o.scope); }
 inline auto Tie(const DeletePrincipal& o) { return std::tie(o.principal); }
 inline auto Tie(const DeleteCustomRole& o) { return std::tie(o.id); }
@@ -165,6 +176,18 @@ inline Change SampleChangeWithEveryOp() {
                              .revoked_at = 0,
                              .created_by = "user:root"}});
   c.ops.push_back(RevokeApiKey{.id = "key_old", .revoked_at = kTimeMin});
+  c.ops.push_back(PutSigningKey{{.kid = "capk_1", .public_key = "cHVi", .secret_key = "c2Vj", .created_at = 7, .retired_at = 0}});
+  c.ops.push_back(PutCapabilityToken{{.id = "cap_1",
+                                      .capability = "scaibot:chat",
+                                      .resource = "bot:b-42",
+                                      .scope = "tenant:acme",
+                                      .visitor = "visitor:v-7",
+                                      .issued_by = "user:alice",
+                                      .issued_at = 8,
+                                      .expires_at = 9,
+                                      .revoked_at = 0}});
+  c.ops.push_back(RevokeCapabilityToken{.id = "cap_0", .revoked_at = 10});
+  c.ops.push_back(PutResourceRevocation{{.capability = "scaibot:chat", .resource = "bot:b-41", .revoked_at = 11, .revoked_by = "user:bob"}});
   return c;
 }
 

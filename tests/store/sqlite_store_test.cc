@@ -632,6 +632,8 @@ TEST_F(SqliteStoreTest, AuditMigrationBackfillsThePostingsOfAVersion3Log) {
                       "CREATE INDEX audit_events_by_action ON audit_events (action, seq);"
                       "CREATE INDEX audit_events_by_resource ON audit_events (resource_id, seq);"
                       "CREATE INDEX audit_events_by_decision ON audit_events (decision, seq);"
+                      "DROP TABLE signing_keys; DROP TABLE capability_tokens; "
+                      "DROP TABLE resource_revocations; "
                       "DELETE FROM schema_migrations WHERE version >= 4"),
               "");
     ASSERT_THAT(RawQuery(path, "SELECT MAX(version) FROM schema_migrations"), ElementsAre("3"));
@@ -669,6 +671,8 @@ TEST_F(SqliteStoreTest, AuditMigrationUpgradesAVersion1Database) {
   // Back to schema version 1: what a file written by the previous release looks like.
   ASSERT_EQ(RawExec(path_,
                     "DROP TABLE audit_events; DROP TABLE audit_postings; "
+                    "DROP TABLE signing_keys; DROP TABLE capability_tokens; "
+                    "DROP TABLE resource_revocations; "
                     "DELETE FROM schema_migrations WHERE "
                     "version >= 2"),
             "");

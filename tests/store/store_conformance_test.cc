@@ -246,6 +246,9 @@ TEST_P(StoreConformanceTest, EmptyStoreLoadsEmptyAtRevisionZero) {
   EXPECT_THAT(state.custom_roles, IsEmpty());
   EXPECT_THAT(state.bindings, IsEmpty());
   EXPECT_THAT(state.api_keys, IsEmpty());
+  EXPECT_THAT(state.signing_keys, IsEmpty());
+  EXPECT_THAT(state.capability_tokens, IsEmpty());
+  EXPECT_THAT(state.resource_revocations, IsEmpty());
 }
 
 TEST_P(StoreConformanceTest, EveryPutRoundTripsThroughLoad) {
@@ -455,6 +458,53 @@ TEST_P(StoreConformanceTest, MissingRowsAreNotFound) {
   EXPECT_THAT(store_->Revision(), ::testing::Optional(0u));
 }
 
+TEST_P(StoreConformanceTest, CapabilityTokenRowsRoundTripAndUpdate) {
+  const SigningKeyRow key{.kid = "capk_1", .public_key = "cHVi", .secret_key = "c2Vj", .created_at = 5};
+  const SigningKeyRow key2{.kid = "capk_2", .public_key = "cHViMg", .secret_key = "c2VjMg", .created_at = 6};
+  const CapabilityTokenRow token{.id = "cap_1",
+                                 .capability = "scaibot:chat",
+                                 .resource = "bot:b-42",
+                                 .scope = "tenant:acme",
+                                 .visitor = "visitor:v-7",
+                                 .issued_by = "user:alice",
+                                 .issued_at = 100,
+                                 .expires_at = 200};
+  const CapabilityTokenRow bare{.id = "cap_2", .capability = "scaibot:chat", .resource = "bot:b-43"};
+  const ResourceRevocationRow revocation{
+      .capability = "scaibot:chat", .resource = "bot:b-42", .revoked_at = 150, .revoked_by = "user:bob"};
+  EXPECT_EQ(MustApply({PutSigningKey{key}, PutSigningKey{key2}, PutCapabilityToken{token},
+                       PutCapabilityToken{bare}, PutResourceRevocation{revocation}}),
+            1u);
+  State state = MustLoad();
+  EXPECT_THAT(state.signing_keys, ElementsAre(key, key2));
+  EXPECT_THAT(state.capability_tokens, ElementsAre(token, bare));
+  EXPECT_THAT(state.resource_revocations, ElementsAre(revocation));
+
+  // Retiring a key replaces it in place; revoking a token sets its time; a newer resource
+  // revocation replaces the older one for the same (capability, resource).
+  SigningKeyRow retired = key;
+  retired.retired_at = 300;
+  ResourceRevocationRow later = revocation;
+  later.revoked_at = 400;
+  later.revoked_by = "user:carol";
+  const ResourceRevocationRow other{.capability = "scaibot:chat", .resource = "bot:b-44", .revoked_at = 1};
+  EXPECT_EQ(MustApply({PutSigningKey{retired}, RevokeCapabilityToken{.id = "cap_2", .revoked_at = 350},
+                       PutResourceRevocation{later}, PutResourceRevocation{other}}),
+            2u);
+  state = MustLoad();
+  EXPECT_THAT(state.signing_keys, ElementsAre(retired, key2));
+  CapabilityTokenRow revoked = bare;
+  revoked.revoked_at = 350;
+  EXPECT_THAT(state.capability_tokens, ElementsAre(token, revoked));
+  EXPECT_THAT(state.resource_revocations, ElementsAre(later, other));
+
+  EXPECT_THAT(store_->Apply({.ops = {PutCapabilityToken{{.id = "cap_1"}}}}),
+              StatusIs(StatusCode::kAlreadyExists, HasSubstr("capability token cap_1 already exists")));
+  EXPECT_THAT(store_->Apply({.ops = {RevokeCapabilityToken{.id = "cap_9", .revoked_at = 1}}}),
+              StatusIs(StatusCode::kNotFound, HasSubstr("capability token cap_9 not found")));
+  EXPECT_THAT(store_->Revision(), ::testing::Optional(2u));
+}
+
 TEST_P(StoreConformanceTest, DeletePrincipalCascadesToMembershipsAndBindings) {
   MustApply({PutPrincipal{{.principal = "group:eng"}}, PutPrincipal{{.principal = "group:ops"}},
              PutPrincipal{{.principal = "service_account:ci"}},
@@ -556,7 +606,8 @@ TEST_P(StoreConformanceTest, ChangesSinceKeepsEveryOpExactly) {
   const Change setup{.ops = {PutScope{{.scope = "project:old"}},
                              PutPrincipal{{.principal = "service_account:gone"}},
                              AddMember{{"group:eng", "user:bob"}}, PutCustomRole{{.id = "role_0"}},
-                             PutBinding{SampleBinding(7)}, PutApiKey{{.id = "key_old"}}}};
+                             PutBinding{SampleBinding(7)}, PutApiKey{{.id = "key_old"}},
+                             PutCapabilityToken{{.id = "cap_0"}}}};
   ASSERT_THAT(store_->Apply(setup), IsOk());
   const Change sample = SampleChangeWithEveryOp();
   ASSERT_THAT(store_->Apply(sample), ::testing::Optional(2u));

@@ -170,11 +170,44 @@ CREATE TABLE audit_postings (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<SqliteMigration, 4> kMigrations = {{
+// Capability tokens: signing keys, minted tokens, per-resource revocations.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE signing_keys (
+  seq        INTEGER PRIMARY KEY,
+  kid        TEXT    NOT NULL UNIQUE,
+  public_key TEXT    NOT NULL,
+  secret_key TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  retired_at INTEGER NOT NULL
+);
+CREATE TABLE capability_tokens (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT    NOT NULL UNIQUE,
+  capability TEXT    NOT NULL,
+  resource   TEXT    NOT NULL,
+  scope      TEXT    NOT NULL,
+  visitor    TEXT    NOT NULL,
+  issued_by  TEXT    NOT NULL,
+  issued_at  INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL
+);
+CREATE TABLE resource_revocations (
+  seq        INTEGER PRIMARY KEY,
+  capability TEXT    NOT NULL,
+  resource   TEXT    NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  revoked_by TEXT    NOT NULL,
+  UNIQUE (capability, resource)
+);
+)sql";
+
+constexpr std::array<SqliteMigration, 5> kMigrations = {{
     {kMigration1},
     {kMigration2},
     {kMigration3},
     {kMigration4, BackfillAuditPostings},
+    {kMigration5},
 }};
 
 constexpr const char* kCreateMigrationsTable =

@@ -98,6 +98,29 @@ constexpr std::string_view kSelectApiKeys =
     "SELECT id, owner, name, secret_hash, permissions, scope, expires_at, created_at, "
     "revoked_at, created_by FROM api_keys ORDER BY seq";
 
+constexpr std::string_view kUpsertSigningKey =
+    "INSERT INTO signing_keys (kid, public_key, secret_key, created_at, retired_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET public_key = excluded.public_key, "
+    "secret_key = excluded.secret_key, created_at = excluded.created_at, "
+    "retired_at = excluded.retired_at";
+constexpr std::string_view kSelectSigningKeys =
+    "SELECT kid, public_key, secret_key, created_at, retired_at FROM signing_keys ORDER BY seq";
+constexpr std::string_view kCapabilityTokenExists = "SELECT 1 FROM capability_tokens WHERE id = ?";
+constexpr std::string_view kInsertCapabilityToken =
+    "INSERT INTO capability_tokens (id, capability, resource, scope, visitor, issued_by, "
+    "issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr std::string_view kRevokeCapabilityToken =
+    "UPDATE capability_tokens SET revoked_at = ? WHERE id = ?";
+constexpr std::string_view kSelectCapabilityTokens =
+    "SELECT id, capability, resource, scope, visitor, issued_by, issued_at, expires_at, "
+    "revoked_at FROM capability_tokens ORDER BY seq";
+constexpr std::string_view kUpsertResourceRevocation =
+    "INSERT INTO resource_revocations (capability, resource, revoked_at, revoked_by) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (capability, resource) DO UPDATE SET "
+    "revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by";
+constexpr std::string_view kSelectResourceRevocations =
+    "SELECT capability, resource, revoked_at, revoked_by FROM resource_revocations ORDER BY seq";
+
 // The audit_events columns, in AuditEvent order (ReadAuditEvent and BindAuditEvent follow it).
 #define SQLITE_STORE_AUDIT_COLUMNS                                                         \
   "seq, id, time_us, module, action, decision, actor_user_id, actor_type, credential_id, " \
@@ -256,6 +279,28 @@ class OpWriter {
   Status operator()(const RevokeApiKey& op) {
     return ChangedOne(Execute(db_, kRevokeApiKey, op.revoked_at, op.id), "api key " + op.id);
   }
+  Status operator()(const PutSigningKey& op) {
+    const SigningKeyRow& r = op.row;
+    Result<int> done =
+        Execute(db_, kUpsertSigningKey, r.kid, r.public_key, r.secret_key, r.created_at, r.retired_at);
+    return done ? Status::Ok() : done.error();
+  }
+  Status operator()(const PutCapabilityToken& op) {
+    const CapabilityTokenRow& r = op.row;
+    return InsertNew(db_, Exists(db_, kCapabilityTokenExists, r.id), "capability token " + r.id,
+                     kInsertCapabilityToken, r.id, r.capability, r.resource, r.scope, r.visitor,
+                     r.issued_by, r.issued_at, r.expires_at, r.revoked_at);
+  }
+  Status operator()(const RevokeCapabilityToken& op) {
+    return ChangedOne(Execute(db_, kRevokeCapabilityToken, op.revoked_at, op.id),
+                      "capability token " + op.id);
+  }
+  Status operator()(const PutResourceRevocation& op) {
+    const ResourceRevocationRow& r = op.row;
+    Result<int> done =
+        Execute(db_, kUpsertResourceRevocation, r.capability, r.resource, r.revoked_at, r.revoked_by);
+    return done ? Status::Ok() : done.error();
+  }
 
  private:
   static std::string MemberName(const MemberRow& r) {
@@ -354,6 +399,33 @@ Result<ApiKeyRow> ReadApiKey(const SqliteStatement& s) {
               .created_by = s.Text(9)};
   SQLITE_STORE_ASSIGN_OR_RETURN(r.permissions, ReadPermissions(s, 4, "api key " + r.id));
   return r;
+}
+
+Result<SigningKeyRow> ReadSigningKey(const SqliteStatement& s) {
+  return SigningKeyRow{.kid = s.Text(0),
+                       .public_key = s.Text(1),
+                       .secret_key = s.Text(2),
+                       .created_at = s.Int64(3),
+                       .retired_at = s.Int64(4)};
+}
+
+Result<CapabilityTokenRow> ReadCapabilityToken(const SqliteStatement& s) {
+  return CapabilityTokenRow{.id = s.Text(0),
+                            .capability = s.Text(1),
+                            .resource = s.Text(2),
+                            .scope = s.Text(3),
+                            .visitor = s.Text(4),
+                            .issued_by = s.Text(5),
+                            .issued_at = s.Int64(6),
+                            .expires_at = s.Int64(7),
+                            .revoked_at = s.Int64(8)};
+}
+
+Result<ResourceRevocationRow> ReadResourceRevocation(const SqliteStatement& s) {
+  return ResourceRevocationRow{.capability = s.Text(0),
+                               .resource = s.Text(1),
+                               .revoked_at = s.Int64(2),
+                               .revoked_by = s.Text(3)};
 }
 
 Result<AuditEvent> ReadAuditEvent(const SqliteStatement& s) {
@@ -699,6 +771,11 @@ Result<State> SqliteStore::Load() {
                                 ReadAll(db, kSelectCustomRoles, ReadCustomRole));
   SQLITE_STORE_ASSIGN_OR_RETURN(state.bindings, ReadAll(db, kSelectBindings, ReadBinding));
   SQLITE_STORE_ASSIGN_OR_RETURN(state.api_keys, ReadAll(db, kSelectApiKeys, ReadApiKey));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.signing_keys, ReadAll(db, kSelectSigningKeys, ReadSigningKey));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.capability_tokens,
+                                ReadAll(db, kSelectCapabilityTokens, ReadCapabilityToken));
+  SQLITE_STORE_ASSIGN_OR_RETURN(state.resource_revocations,
+                                ReadAll(db, kSelectResourceRevocations, ReadResourceRevocation));
   Status committed = tx.Commit();
   if (!committed.ok()) return Err(std::move(committed));
   state.scopes = ParentsFirst(std::move(scopes));
