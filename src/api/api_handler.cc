@@ -202,6 +202,13 @@ std::optional<HttpResponse> ApiHandler::Handle(const HttpRequest& req, const htt
     r.route = "/metrics";
     return r;
   }
+  if (req.method == "GET" && req.path == "/v1/iam/capability-tokens/keys") {
+    // Public keys, for modules that verify capability tokens offline: no credential.
+    HttpResponse r = JsonResponse(200, service_.CapabilityKeys());
+    r.headers.push_back({"Cache-Control", "max-age=300"});
+    r.route = "/v1/iam/capability-tokens/keys";
+    return r;
+  }
   if (req.method == "GET" && req.path == "/openapi.json") {
     HttpResponse r;
     r.body = openapi_json_;

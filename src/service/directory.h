@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "scaigrid/iam/detail/cow.h"
 #include "store/store.h"
@@ -18,6 +19,8 @@ struct Directory {
   detail::CowStringMap<store::ApiKeyRow> api_keys;       // by id
   detail::CowStringMap<std::string> api_key_by_hash;     // secret hash → id
   detail::CowStringMap<store::ModuleRow> modules;        // by module
+  // Capability-token signing keys in creation order (a handful: copied whole per change).
+  std::vector<store::SigningKeyRow> signing_keys;
 };
 
 }  // namespace scaigrid::iam::service

@@ -89,6 +89,7 @@ Result<std::unique_ptr<IamService>> IamService::Open(std::unique_ptr<store::Stor
   s->audit_ = std::make_unique<audit::AuditWriter>(*s->store_, s->options_.audit);
   if (Status st = s->audit_->Start(); !st.ok()) return Err(st);
   if (Status st = s->ReconcileChangeEvents(); !st.ok()) return Err(st);
+  if (Status st = s->EnsureSigningKey(); !st.ok()) return Err(st);
   return s;
 }
 
@@ -149,6 +150,7 @@ Status IamService::LoadFromStore() {
     SCAIGRID_RETURN_IF_ERROR(check(m.AddBinding({row.id, row.subject, row.role, row.scope, row.not_before, row.expires_at}), "binding"));
     dir.bindings.Put(std::to_string(row.id), row, epoch);
   }
+  dir.signing_keys = st.signing_keys;
   for (const auto& row : st.api_keys) {
     dir.api_keys.Put(row.id, row, epoch);
     dir.api_key_by_hash.Put(row.secret_hash, row.id, epoch);

@@ -143,6 +143,11 @@ class IamService {
   // The keys of `owner` (default: the caller), without secrets or hashes.
   Result<json::object> ListApiKeys(const Caller& c, std::string_view owner);
 
+  // ---- Capability tokens (docs/capability-tokens.md). The public signing keys as a JWKS
+  // ({"keys": [JWK…]}): every key that signs new tokens, and retired keys while tokens they
+  // signed may still be alive. Public: no credential needed.
+  json::object CapabilityKeys() const;
+
   // ---- Audit log. Append a module's own event (iam:audit:write); query events.
   // With `pending`, the event is submitted and its ticket added there instead of waiting.
   Result<json::object> AppendAuditEvent(const Caller& c, const json::value& body,
@@ -194,6 +199,8 @@ class IamService {
   // At start: logs the events of changes the change log holds and the audit log does not (the
   // first start's module registration; a change committed just before a crash).
   Status ReconcileChangeEvents();
+  // At start: creates the capability-token signing key when no key may sign.
+  Status EnsureSigningKey();
 
   std::unique_ptr<store::Store> store_;
   ServiceOptions options_;
