@@ -161,6 +161,22 @@ ApiHandler::ApiHandler(service::IamService& svc, http::Metrics* metrics, std::st
     }
     return r;
   });
+  add("POST", "/v1/iam/capability-tokens", 201, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.MintCapabilityToken(c, *body);
+  });
+  add("GET", "/v1/iam/capability-tokens", 200, [this](const Caller& c, const Params& p, const HttpRequest&) {
+    return service_.ListCapabilityTokens(c, p.Query("scope"), p.Query("resource"), p.Query("cursor"), p.Query("limit"));
+  });
+  add("GET", "/v1/iam/capability-tokens/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.GetCapabilityToken(c, p.path[0]); });
+  add("DELETE", "/v1/iam/capability-tokens/{id}", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.RevokeCapabilityToken(c, p.path[0]); });
+  add("POST", "/v1/iam/capability-tokens:revoke-resource", 200, [this](const Caller& c, const Params&, const HttpRequest& req) -> Result<json::object> {
+    auto body = ParseBody(req);
+    if (!body) return Err(body.error());
+    return service_.RevokeCapabilityResource(c, *body);
+  });
+  add("POST", "/v1/iam/capability-tokens/keys:rotate", 200, [this](const Caller& c, const Params&, const HttpRequest&) { return service_.RotateSigningKey(c); });
   add("GET", "/v1/iam/principals/{principal}/permissions", 200, [this](const Caller& c, const Params& p, const HttpRequest&) { return service_.PrincipalPermissions(c, p.path[0], p.Query("scope")); });
   add("GET", "/v1/iam/who-can", 200, [this](const Caller& c, const Params& p, const HttpRequest&) {
     return service_.WhoCan(c, p.Query("permission"), p.Query("scope"), p.Query("cursor"), p.Query("limit"));
@@ -268,6 +284,12 @@ std::optional<HttpResponse> ApiHandler::Handle(const HttpRequest& req, const htt
     HttpResponse r = http::StatusResponse(caller.error());
     r.headers.push_back({"WWW-Authenticate", "Bearer"});
     return respond(std::move(r));
+  }
+  if (caller->capability && !(match->method == "POST" && match->pattern == "/v1/iam/check")) {
+    return respond(http::StatusResponse(
+        Status(StatusCode::kPermissionDenied,
+               "a capability token is accepted only by POST /v1/iam/check, for its one action on its one resource")
+            .WithReason("permission_denied")));
   }
   caller->request_id = req.request_id;
   caller->source_ip = req.remote_address;

@@ -1,5 +1,7 @@
 #include "auth/capability_token.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <sodium.h>
 
@@ -123,6 +125,35 @@ Result<CapabilityClaims> VerifyCapabilityToken(
   c.expires_at = IntClaim(*payload, "exp", missing);
   if (!missing.empty()) return Err(Invalid("claim '" + missing + "' is missing or has the wrong type"));
   return c;
+}
+
+VerifiedTokenCache::VerifiedTokenCache(std::size_t capacity)
+    : per_shard_(std::max<std::size_t>(1, capacity / kShards)) {}
+
+Result<std::shared_ptr<const CapabilityClaims>> VerifiedTokenCache::Verify(std::string_view token,
+                                                                           const FindKey& find_key) {
+  const std::size_t hash = Hash{}(token);
+  Shard& shard = shards_[(hash >> 7) % kShards];  // other bits than the map's buckets
+  {
+    std::lock_guard lock(shard.mu);
+    if (auto it = shard.tokens.find(token); it != shard.tokens.end()) return it->second;
+  }
+  auto claims = VerifyCapabilityToken(token, find_key);  // outside the lock: the slow part
+  if (!claims) return Err(claims.error());
+  auto verified = std::make_shared<const CapabilityClaims>(std::move(*claims));
+  std::lock_guard lock(shard.mu);
+  if (shard.tokens.size() >= per_shard_) shard.tokens.clear();
+  shard.tokens.try_emplace(std::string(token), verified);
+  return verified;
+}
+
+std::size_t VerifiedTokenCache::size() const {
+  std::size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    n += shard.tokens.size();
+  }
+  return n;
 }
 
 json::object SigningKeyJwk(const SigningKey& key) {

@@ -16,10 +16,14 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "scaigrid/iam/status.h"
 
@@ -67,6 +71,39 @@ bool LooksLikeCapabilityToken(std::string_view text);
 // unknown key, bad signature.
 Result<CapabilityClaims> VerifyCapabilityToken(
     std::string_view token, const std::function<const std::string*(std::string_view kid)>& find_key);
+
+// Tokens whose signature was verified, by their text, so that a token met again costs a hash
+// lookup instead of an Ed25519 verification. Only successes are kept: a signature stays
+// valid as long as its key is known, and signing keys are never deleted (retired keys keep
+// verifying). Everything that ends a token — expiry, revocation, its issuer's rights — is
+// decided by the caller at each use, never cached here. Bounded: 16 shards of at most
+// capacity/16 tokens each; a full shard is emptied before the next insert.
+//
+// Thread-safety: every method may be called from any thread.
+class VerifiedTokenCache {
+ public:
+  using FindKey = std::function<const std::string*(std::string_view kid)>;
+
+  explicit VerifiedTokenCache(std::size_t capacity = 1 << 16);
+
+  // VerifyCapabilityToken, answered from the cache when `token` was verified before.
+  Result<std::shared_ptr<const CapabilityClaims>> Verify(std::string_view token, const FindKey& find_key);
+
+  std::size_t size() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const CapabilityClaims>, Hash, std::equal_to<>> tokens;
+  };
+  static constexpr std::size_t kShards = 16;
+  std::size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
 
 // The public half of `key` as a JWK (RFC 8037): {"kty":"OKP","crv":"Ed25519","alg":"EdDSA",
 // "use":"sig","kid":…,"x":…}.

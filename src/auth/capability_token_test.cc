@@ -166,5 +166,43 @@ TEST_F(CapabilityTokenTest, MissingOrMistypedClaimsAreRejected) {
   ExpectInvalid(sign_payload(mistyped), "claim 'res'");
 }
 
+TEST_F(CapabilityTokenTest, CacheVerifiesOnceAndNeverKeepsFailures) {
+  VerifiedTokenCache cache(64);
+  int lookups = 0;
+  auto find_key = [&](std::string_view kid) -> const std::string* {
+    ++lookups;
+    return kid == key_.kid ? &key_.public_key : nullptr;
+  };
+  const std::string token = SignCapabilityToken(claims_, key_);
+  auto first = cache.Verify(token, find_key);
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  EXPECT_EQ((*first)->resource, "bot:b-42");
+  auto again = cache.Verify(token, find_key);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->get(), first->get()) << "the second use must come from the cache";
+  EXPECT_EQ(lookups, 1);
+
+  // A tampered token is verified (and refused) every time: failures are not remembered.
+  const std::string tampered = token.substr(0, token.size() - 2) + (token.back() == 'A' ? "BB" : "AA");
+  for (int i = 0; i < 2; ++i) {
+    auto r = cache.Verify(tampered, find_key);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().reason(), "invalid_token");
+  }
+  EXPECT_EQ(lookups, 3);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST_F(CapabilityTokenTest, CacheStaysWithinItsCapacity) {
+  VerifiedTokenCache cache(32);  // 16 shards of 2
+  auto find_key = [&](std::string_view kid) { return kid == key_.kid ? &key_.public_key : nullptr; };
+  for (int i = 0; i < 500; ++i) {
+    CapabilityClaims c = claims_;
+    c.id = NewCapabilityTokenId();
+    ASSERT_TRUE(cache.Verify(SignCapabilityToken(c, key_), find_key).has_value());
+    ASSERT_LE(cache.size(), 32u);
+  }
+}
+
 }  // namespace
 }  // namespace scaigrid::iam::auth

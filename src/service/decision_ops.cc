@@ -1,4 +1,5 @@
 // Checks, effective permissions, who-can.
+#include "auth/capability_token.h"
 #include "scaigrid/iam/time_format.h"
 #include "service/service_internal.h"
 
@@ -91,10 +92,17 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     has_resource = true;
   }
   if (subject && token) args.Problem("give 'subject' or 'token', not both");
-  if (args.Raw("scope") == nullptr && c.restrict_scope.empty()) {
+  // A capability token answers for its own scope: the check needs none.
+  const bool token_is_capability = token && auth::LooksLikeCapabilityToken(*token);
+  if (args.Raw("scope") == nullptr && c.restrict_scope.empty() && !token_is_capability) {
     args.Problem("missing field 'scope' (the credential has no scope to default to)");
   }
   SCAIGRID_RETURN_IF_ERROR(args.Finish());
+  if (c.capability && (subject || token)) {
+    return Err(Status(StatusCode::kPermissionDenied,
+                      "a capability token may only ask about its own action: omit 'subject' and 'token'")
+                   .WithReason("permission_denied"));
+  }
   std::string where = scope ? *scope : c.restrict_scope;
 
   if (!st) st = state();
@@ -109,6 +117,84 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   }
   const Snapshot& s = *st->snapshot;
   Time now = clock_.Now();
+  // An audited decision's event; it must be durable before the answer when the key says
+  // `audit: always` or the service waits for audited checks (fail closed).
+  auto audit_decision = [&](const KeyInfo& key_info, bool allowed, std::string actor, std::string actor_type,
+                            std::string credential, json::object details) -> Status {
+    store::AuditEvent event = NewEvent(c);
+    event.module = key_info.module;
+    event.action = key_info.key;
+    event.decision = allowed ? "allowed" : "denied";
+    event.actor_user_id = std::move(actor);  // whose permission it is
+    event.actor_type = std::move(actor_type);
+    if (!credential.empty()) event.credential_id = std::move(credential);
+    event.tenant = TenantOf(s, where);
+    event.resource_id = resource_id.value_or("");
+    details["revision"] = s.revision();
+    event.details = json::serialize(details);
+    if (key_info.audit_always || options_.wait_for_audited_checks) return SubmitDurable(std::move(event), pending);
+    if (auto ticket = audit_->Submit(std::move(event)); !ticket) return ticket.error();
+    return Status::Ok();
+  };
+
+  // A capability token, as the caller or in 'token': its one action on its one resource.
+  std::shared_ptr<const auth::CapabilityClaims> capability = c.capability;
+  std::string refused;  // why a token in 'token' does not verify
+  if (token_is_capability) {
+    auto verified = AuthenticateCapability(*token);
+    if (verified) capability = verified->capability;
+    else refused = verified.error().message();
+  }
+  if (capability || !refused.empty()) {
+    auto key = s.FindKey(*permission);
+    if (!key) {
+      if (Status v = ValidateKey(*permission); !v.ok()) return Err(v);
+      return Err(Status::InvalidArgument("unknown permission key " + Quote(*permission)).WithReason("unknown_permission"));
+    }
+    if (!scope && capability) where = capability->scope;
+    if (auto ref = ScopeRef::Parse(where); !where.empty() && !ref) return Err(ref.error());
+    TokenDecision d;
+    if (capability) {
+      d = DecideWithToken(*st, *capability, *permission, where, resource_id, now);
+    } else {
+      d.code = "token_invalid";
+      d.summary = "capability token refused: " + refused;
+    }
+    json::object reason{{"code", d.code}, {"summary", d.summary}};
+    const std::string who = capability ? CapabilitySubject(*capability) : std::string("capability_token");
+    json::object token_json;
+    if (capability) {
+      token_json["id"] = capability->id;
+      token_json["capability"] = capability->capability;
+      token_json["resource"] = capability->resource;
+      token_json["scope"] = capability->scope;
+      token_json["visitor"] = capability->visitor.empty() ? json::value(nullptr) : json::value(capability->visitor);
+      token_json["issued_by"] = capability->issued_by;
+      token_json["expires_at"] = TimeToJson(capability->expires_at);
+    }
+    const KeyInfo& key_info = s.registry().key(*key);
+    const bool audited = audit_requested.value_or(false) || key_info.audit_always;
+    if (audited) {
+      json::object details;
+      details["scope"] = where;
+      details["reason"] = reason;
+      if (capability) details["capability_token"] = token_json;
+      if (!c.capability) details["asked_by"] = c.principal;
+      SCAIGRID_RETURN_IF_ERROR(audit_decision(key_info, d.allowed, who, "capability_token",
+                                              capability ? capability->id : std::string(), std::move(details)));
+    }
+    json::object out;
+    if (audited) out["audited"] = true;
+    out["allowed"] = d.allowed;
+    out["subject"] = who;
+    out["permission"] = *permission;
+    out["scope"] = where;
+    out["reason"] = std::move(reason);
+    if (capability) out["capability_token"] = std::move(token_json);
+    out["revision"] = s.revision();
+    return out;
+  }
+
   // Whose decision: the caller's own, an end user's token, or a subject the caller asks about.
   Caller who = c;
   if (token) {
@@ -137,28 +223,14 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   const KeyInfo& key_info = s.registry().key(request->key);
   bool audited = audit_requested.value_or(false) || key_info.audit_always;
   if (audited) {
-    store::AuditEvent event = NewEvent(c);
-    event.module = key_info.module;
-    event.action = key_info.key;
-    event.decision = d.allowed ? "allowed" : "denied";
-    event.actor_user_id = who.principal;  // whose permission it is
     auto ref = PrincipalRef::Parse(who.principal);
-    event.actor_type = ref ? std::string(PrincipalKindName(ref->kind)) : "user";
-    if (!who.credential_id.empty()) event.credential_id = who.credential_id;
-    event.tenant = TenantOf(s, where);
-    event.resource_id = resource_id.value_or("");
     json::object details;
     details["scope"] = where;
     details["reason"] = ExplanationToJson(e);
-    details["revision"] = s.revision();
     if (who.principal != c.principal) details["asked_by"] = c.principal;
-    event.details = json::serialize(details);
-    // Fail closed: a decision that must be audited is not answered without its event.
-    if (key_info.audit_always || options_.wait_for_audited_checks) {
-      SCAIGRID_RETURN_IF_ERROR(SubmitDurable(std::move(event), pending));
-    } else if (auto ticket = audit_->Submit(std::move(event)); !ticket) {
-      return Err(ticket.error());
-    }
+    SCAIGRID_RETURN_IF_ERROR(audit_decision(key_info, d.allowed, who.principal,
+                                            ref ? std::string(PrincipalKindName(ref->kind)) : "user",
+                                            who.credential_id, std::move(details)));
   }
   json::object out;
   if (audited) out["audited"] = true;

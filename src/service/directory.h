@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scaigrid/iam/detail/cow.h"
@@ -21,6 +22,18 @@ struct Directory {
   detail::CowStringMap<store::ModuleRow> modules;        // by module
   // Capability-token signing keys in creation order (a handful: copied whole per change).
   std::vector<store::SigningKeyRow> signing_keys;
+  // Minted capability tokens that have not expired (by id) and per-resource revocations (by
+  // ResourceRevocationKey).
+  detail::CowStringMap<store::CapabilityTokenRow> capability_tokens;
+  detail::CowStringMap<store::ResourceRevocationRow> resource_revocations;
 };
+
+inline std::string ResourceRevocationKey(std::string_view capability, std::string_view resource,
+                                         std::string_view scope) {
+  std::string key;
+  key.reserve(capability.size() + resource.size() + scope.size() + 2);
+  key.append(capability).append(1, '\n').append(resource).append(1, '\n').append(scope);
+  return key;
+}
 
 }  // namespace scaigrid::iam::service

@@ -65,6 +65,7 @@ Result<std::optional<Restriction>> CallerRestriction(const Snapshot& snapshot, c
 }
 
 bool Holds(const Snapshot& snapshot, const Caller& c, std::string_view key, std::string_view scope, Time now) {
+  if (c.capability) return false;  // a capability token holds its one action, asked by a check, nothing else
   auto r = CallerRestriction(snapshot, c);
   if (!r) return false;
   auto d = snapshot.Check(CheckInput{c.principal, scope, key, *r ? &**r : nullptr}, now);
@@ -151,6 +152,13 @@ Status IamService::LoadFromStore() {
     dir.bindings.Put(std::to_string(row.id), row, epoch);
   }
   dir.signing_keys = st.signing_keys;
+  const Time now = clock_.Now();
+  for (const auto& row : st.capability_tokens) {
+    if (row.expires_at > now) dir.capability_tokens.Put(row.id, row, epoch);  // dead ones need no memory
+  }
+  for (const auto& row : st.resource_revocations) {
+    dir.resource_revocations.Put(ResourceRevocationKey(row.capability, row.resource, row.scope), row, epoch);
+  }
   for (const auto& row : st.api_keys) {
     dir.api_keys.Put(row.id, row, epoch);
     dir.api_key_by_hash.Put(row.secret_hash, row.id, epoch);
@@ -180,6 +188,7 @@ Result<Caller> IamService::Authenticate(std::string_view bearer) const {
     return Err(Status(StatusCode::kUnauthenticated, std::move(m)).WithReason("unauthenticated"));
   };
   if (bearer.empty()) return unauthenticated("missing credential: send 'Authorization: Bearer <api key>'");
+  if (auth::LooksLikeCapabilityToken(bearer)) return AuthenticateCapability(bearer);
   if (!auth::LooksLikeApiKey(bearer)) {
     // Not an API key: an identity provider's access token (a JWT has two dots), if any is trusted.
     if (!options_.jwt) return unauthenticated("malformed API key");

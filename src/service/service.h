@@ -24,6 +24,7 @@
 
 #include "scaigrid/iam/engine.h"
 #include "audit/writer.h"
+#include "auth/capability_token.h"
 #include "auth/jwt.h"
 #include "service/directory.h"
 #include "store/store.h"
@@ -40,6 +41,9 @@ struct Caller {
   std::string restrict_scope;              // credential restriction (empty: none)
   std::string request_id;  // for the audit log
   std::string source_ip;   // for the audit log
+  // Set when the credential is a capability token (verified signature): such a caller may
+  // only ask POST /v1/iam/check about its one action; it holds no other right.
+  std::shared_ptr<const auth::CapabilityClaims> capability;
 };
 
 struct ServiceOptions {
@@ -147,6 +151,24 @@ class IamService {
   // ({"keys": [JWK…]}): every key that signs new tokens, and retired keys while tokens they
   // signed may still be alive. Public: no credential needed.
   json::object CapabilityKeys() const;
+  // Body {capability, resource, scope?, visitor?, ttl_seconds?}: mints a token (an audited
+  // change) and returns it once with its claims. The caller needs the capability's issue key
+  // and its permission at the scope.
+  Result<json::object> MintCapabilityToken(const Caller& c, const json::value& body);
+  // Revokes one token (its capability's revoke key at the token's scope); idempotent.
+  Result<json::object> RevokeCapabilityToken(const Caller& c, std::string_view id);
+  // Body {capability, resource, scope?}: revokes every token of the resource minted at the
+  // scope or below before now (the revoke key at the scope).
+  Result<json::object> RevokeCapabilityResource(const Caller& c, const json::value& body);
+  // One minted token, without its text (iam:capability_tokens:read at its scope).
+  Result<json::object> GetCapabilityToken(const Caller& c, std::string_view id);
+  // Live tokens minted at `scope` (default: the credential's) or below, optionally of one
+  // resource, by id; `cursor` is the last id of the previous page.
+  Result<json::object> ListCapabilityTokens(const Caller& c, std::string_view scope, std::string_view resource,
+                                            std::string_view cursor, std::string_view limit);
+  // Retires every signing key that signs new tokens and creates a new one (iam:signing_keys:manage
+  // at the platform). Tokens signed by a retired key stay valid until they expire.
+  Result<json::object> RotateSigningKey(const Caller& c);
 
   // ---- Audit log. Append a module's own event (iam:audit:write); query events.
   // With `pending`, the event is submitted and its ticket added there instead of waiting.
@@ -201,9 +223,22 @@ class IamService {
   Status ReconcileChangeEvents();
   // At start: creates the capability-token signing key when no key may sign.
   Status EnsureSigningKey();
+  // A capability-token bearer to a caller: kUnauthenticated (invalid_token) when it is not a
+  // well-formed token signed by a known key. Whether it is still alive is the check's answer.
+  Result<Caller> AuthenticateCapability(std::string_view token) const;
+  // The check of `permission` at `scope` on `resource` (empty: none given; scope empty: the
+  // token's) by a capability-token caller, on `st`. Fills the decision's fields of `out`.
+  struct TokenDecision {
+    bool allowed = false;
+    std::string code, summary, scope;
+  };
+  TokenDecision DecideWithToken(const ServiceState& st, const auth::CapabilityClaims& token,
+                                std::string_view permission, std::string_view scope,
+                                const std::optional<std::string>& resource, Time now) const;
 
   std::unique_ptr<store::Store> store_;
   ServiceOptions options_;
+  mutable auth::VerifiedTokenCache verified_tokens_;
   std::unique_ptr<audit::AuditWriter> audit_;
   const Clock& clock_;
   std::mutex write_mu_;

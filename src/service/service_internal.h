@@ -54,4 +54,7 @@ namespace scaigrid::iam::service {
 std::string TenantOf(const Snapshot& s, std::string_view scope);
 // A new audit event with the caller's identity, request id, source and the current time.
 store::AuditEvent NewEvent(const Caller& c);
+// capability_ops.cc: whom a capability token's decisions name: its visitor, or
+// "capability_token:<id>".
+std::string CapabilitySubject(const auth::CapabilityClaims& token);
 }  // namespace scaigrid::iam::service

@@ -110,14 +110,17 @@ void Fields(R& r, V& v) {
   v("issued_at", r.issued_at);
   v("expires_at", r.expires_at);
   v("revoked_at", r.revoked_at);
+  v("revision", r.revision);
 }
 
 template <Is<ResourceRevocationRow> R, typename V>
 void Fields(R& r, V& v) {
   v("capability", r.capability);
   v("resource", r.resource);
+  v("scope", r.scope);
   v("revoked_at", r.revoked_at);
   v("revoked_by", r.revoked_by);
+  v("revision", r.revision);
 }
 
 // Ops holding a row flatten it.

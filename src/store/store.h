@@ -109,14 +109,18 @@ struct CapabilityTokenRow {
   Time issued_at = 0;
   Time expires_at = 0;
   Time revoked_at = 0;  // 0: not revoked
+  std::uint64_t revision = 0;  // the revision of the change that minted it
 };
 
-// Every token of (capability, resource) issued at or before `revoked_at` is revoked.
+// Every token of (capability, resource) minted at `scope` or below by a change older than
+// `revision` (the revocation's own) is revoked. Keyed by (capability, resource, scope).
 struct ResourceRevocationRow {
   std::string capability;
   std::string resource;
+  std::string scope;
   Time revoked_at = 0;
   std::string revoked_by;
+  std::uint64_t revision = 0;  // the revision of the change that revoked
 };
 
 struct State {

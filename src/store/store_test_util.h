@@ -46,10 +46,10 @@ inline auto Tie(const SigningKeyRow& r) {
 }
 inline auto Tie(const CapabilityTokenRow& r) {
   return std::tie(r.id, r.capability, r.resource, r.scope, r.visitor, r.issued_by, r.issued_at,
-                  r.expires_at, r.revoked_at);
+                  r.expires_at, r.revoked_at, r.revision);
 }
 inline auto Tie(const ResourceRevocationRow& r) {
-  return std::tie(r.capability, r.resource, r.revoked_at, r.revoked_by);
+  return std::tie(r.capability, r.resource, r.scope, r.revoked_at, r.revoked_by, r.revision);
 }
 inline auto Tie(const RevokeCapabilityToken& o) { return std::tie(o.id, o.revoked_at); }
 inline auto Tie(const DeleteScope& o) { return std::tie(o.scope); }
@@ -185,9 +185,10 @@ inline Change SampleChangeWithEveryOp() {
                                       .issued_by = "user:alice",
                                       .issued_at = 8,
                                       .expires_at = 9,
-                                      .revoked_at = 0}});
+                                      .revoked_at = 0,
+                                      .revision = 12}});
   c.ops.push_back(RevokeCapabilityToken{.id = "cap_0", .revoked_at = 10});
-  c.ops.push_back(PutResourceRevocation{{.capability = "scaibot:chat", .resource = "bot:b-41", .revoked_at = 11, .revoked_by = "user:bob"}});
+  c.ops.push_back(PutResourceRevocation{{.capability = "scaibot:chat", .resource = "bot:b-41", .scope = "tenant:acme", .revoked_at = 11, .revoked_by = "user:bob", .revision = 13}});
   return c;
 }
 

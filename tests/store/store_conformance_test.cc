@@ -468,10 +468,15 @@ TEST_P(StoreConformanceTest, CapabilityTokenRowsRoundTripAndUpdate) {
                                  .visitor = "visitor:v-7",
                                  .issued_by = "user:alice",
                                  .issued_at = 100,
-                                 .expires_at = 200};
+                                 .expires_at = 200,
+                                 .revision = 1};
   const CapabilityTokenRow bare{.id = "cap_2", .capability = "scaibot:chat", .resource = "bot:b-43"};
-  const ResourceRevocationRow revocation{
-      .capability = "scaibot:chat", .resource = "bot:b-42", .revoked_at = 150, .revoked_by = "user:bob"};
+  const ResourceRevocationRow revocation{.capability = "scaibot:chat",
+                                         .resource = "bot:b-42",
+                                         .scope = "tenant:acme",
+                                         .revoked_at = 150,
+                                         .revoked_by = "user:bob",
+                                         .revision = 1};
   EXPECT_EQ(MustApply({PutSigningKey{key}, PutSigningKey{key2}, PutCapabilityToken{token},
                        PutCapabilityToken{bare}, PutResourceRevocation{revocation}}),
             1u);
@@ -481,22 +486,27 @@ TEST_P(StoreConformanceTest, CapabilityTokenRowsRoundTripAndUpdate) {
   EXPECT_THAT(state.resource_revocations, ElementsAre(revocation));
 
   // Retiring a key replaces it in place; revoking a token sets its time; a newer resource
-  // revocation replaces the older one for the same (capability, resource).
+  // revocation replaces the older one for the same (capability, resource, scope), and one at
+  // another scope is another row.
   SigningKeyRow retired = key;
   retired.retired_at = 300;
   ResourceRevocationRow later = revocation;
   later.revoked_at = 400;
   later.revoked_by = "user:carol";
+  later.revision = 2;
   const ResourceRevocationRow other{.capability = "scaibot:chat", .resource = "bot:b-44", .revoked_at = 1};
+  ResourceRevocationRow elsewhere = revocation;
+  elsewhere.scope = "tenant:umbrella";
   EXPECT_EQ(MustApply({PutSigningKey{retired}, RevokeCapabilityToken{.id = "cap_2", .revoked_at = 350},
-                       PutResourceRevocation{later}, PutResourceRevocation{other}}),
+                       PutResourceRevocation{later}, PutResourceRevocation{other},
+                       PutResourceRevocation{elsewhere}}),
             2u);
   state = MustLoad();
   EXPECT_THAT(state.signing_keys, ElementsAre(retired, key2));
   CapabilityTokenRow revoked = bare;
   revoked.revoked_at = 350;
   EXPECT_THAT(state.capability_tokens, ElementsAre(token, revoked));
-  EXPECT_THAT(state.resource_revocations, ElementsAre(later, other));
+  EXPECT_THAT(state.resource_revocations, ElementsAre(later, other, elsewhere));
 
   EXPECT_THAT(store_->Apply({.ops = {PutCapabilityToken{{.id = "cap_1"}}}}),
               StatusIs(StatusCode::kAlreadyExists, HasSubstr("capability token cap_1 already exists")));

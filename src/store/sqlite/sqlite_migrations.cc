@@ -202,12 +202,32 @@ CREATE TABLE resource_revocations (
 );
 )sql";
 
-constexpr std::array<SqliteMigration, 5> kMigrations = {{
+// Revocations by revision: a token remembers the revision that minted it, and a resource
+// revocation is scoped (a tenant revokes only its own tokens) and takes effect for tokens
+// minted before its own revision. No server version wrote resource_revocations before this
+// migration (the revoke endpoint arrived with it), so the table is recreated, not copied.
+constexpr const char* kMigration6 = R"sql(
+ALTER TABLE capability_tokens ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+DROP TABLE resource_revocations;
+CREATE TABLE resource_revocations (
+  seq        INTEGER PRIMARY KEY,
+  capability TEXT    NOT NULL,
+  resource   TEXT    NOT NULL,
+  scope      TEXT    NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  revoked_by TEXT    NOT NULL,
+  revision   INTEGER NOT NULL,
+  UNIQUE (capability, resource, scope)
+);
+)sql";
+
+constexpr std::array<SqliteMigration, 6> kMigrations = {{
     {kMigration1},
     {kMigration2},
     {kMigration3},
     {kMigration4, BackfillAuditPostings},
     {kMigration5},
+    {kMigration6},
 }};
 
 constexpr const char* kCreateMigrationsTable =

@@ -108,18 +108,19 @@ constexpr std::string_view kSelectSigningKeys =
 constexpr std::string_view kCapabilityTokenExists = "SELECT 1 FROM capability_tokens WHERE id = ?";
 constexpr std::string_view kInsertCapabilityToken =
     "INSERT INTO capability_tokens (id, capability, resource, scope, visitor, issued_by, "
-    "issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "issued_at, expires_at, revoked_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr std::string_view kRevokeCapabilityToken =
     "UPDATE capability_tokens SET revoked_at = ? WHERE id = ?";
 constexpr std::string_view kSelectCapabilityTokens =
     "SELECT id, capability, resource, scope, visitor, issued_by, issued_at, expires_at, "
-    "revoked_at FROM capability_tokens ORDER BY seq";
+    "revoked_at, revision FROM capability_tokens ORDER BY seq";
 constexpr std::string_view kUpsertResourceRevocation =
-    "INSERT INTO resource_revocations (capability, resource, revoked_at, revoked_by) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT (capability, resource) DO UPDATE SET "
-    "revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by";
+    "INSERT INTO resource_revocations (capability, resource, scope, revoked_at, revoked_by, revision) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (capability, resource, scope) DO UPDATE SET "
+    "revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by, revision = excluded.revision";
 constexpr std::string_view kSelectResourceRevocations =
-    "SELECT capability, resource, revoked_at, revoked_by FROM resource_revocations ORDER BY seq";
+    "SELECT capability, resource, scope, revoked_at, revoked_by, revision FROM resource_revocations "
+    "ORDER BY seq";
 
 // The audit_events columns, in AuditEvent order (ReadAuditEvent and BindAuditEvent follow it).
 #define SQLITE_STORE_AUDIT_COLUMNS                                                         \
@@ -289,7 +290,8 @@ class OpWriter {
     const CapabilityTokenRow& r = op.row;
     return InsertNew(db_, Exists(db_, kCapabilityTokenExists, r.id), "capability token " + r.id,
                      kInsertCapabilityToken, r.id, r.capability, r.resource, r.scope, r.visitor,
-                     r.issued_by, r.issued_at, r.expires_at, r.revoked_at);
+                     r.issued_by, r.issued_at, r.expires_at, r.revoked_at,
+                     static_cast<std::int64_t>(r.revision));
   }
   Status operator()(const RevokeCapabilityToken& op) {
     return ChangedOne(Execute(db_, kRevokeCapabilityToken, op.revoked_at, op.id),
@@ -298,7 +300,8 @@ class OpWriter {
   Status operator()(const PutResourceRevocation& op) {
     const ResourceRevocationRow& r = op.row;
     Result<int> done =
-        Execute(db_, kUpsertResourceRevocation, r.capability, r.resource, r.revoked_at, r.revoked_by);
+        Execute(db_, kUpsertResourceRevocation, r.capability, r.resource, r.scope, r.revoked_at,
+                r.revoked_by, static_cast<std::int64_t>(r.revision));
     return done ? Status::Ok() : done.error();
   }
 
@@ -418,14 +421,17 @@ Result<CapabilityTokenRow> ReadCapabilityToken(const SqliteStatement& s) {
                             .issued_by = s.Text(5),
                             .issued_at = s.Int64(6),
                             .expires_at = s.Int64(7),
-                            .revoked_at = s.Int64(8)};
+                            .revoked_at = s.Int64(8),
+                            .revision = s.UInt64(9)};
 }
 
 Result<ResourceRevocationRow> ReadResourceRevocation(const SqliteStatement& s) {
   return ResourceRevocationRow{.capability = s.Text(0),
                                .resource = s.Text(1),
-                               .revoked_at = s.Int64(2),
-                               .revoked_by = s.Text(3)};
+                               .scope = s.Text(2),
+                               .revoked_at = s.Int64(3),
+                               .revoked_by = s.Text(4),
+                               .revision = s.UInt64(5)};
 }
 
 Result<AuditEvent> ReadAuditEvent(const SqliteStatement& s) {
