@@ -82,11 +82,15 @@ json::object TokenRowToJson(const store::CapabilityTokenRow& row, const Capabili
   return o;
 }
 
-// 404 when the caller cannot see `scope`, else 403 naming `key`: the answer to a caller that
-// lacks `key` there.
-Status Refuse(const Snapshot& s, const Caller& c, std::string_view key, std::string_view scope,
-              std::string_view what, std::string_view id, Time now) {
-  if (!Holds(s, c, "iam:scopes:read", scope, now)) return Hidden(what, id);
+// The answer to a caller that lacks `key` at `scope`: 403 naming it when the caller may know
+// of the scope (it reads scopes there, or holds some key of the capability there), else the
+// 404 of a missing `what` — another tenant's tokens cannot be probed.
+Status Refuse(const Snapshot& s, const Caller& c, const CapabilitySpec& spec, std::string_view key,
+              std::string_view scope, std::string_view what, std::string_view id, Time now) {
+  bool visible = Holds(s, c, "iam:scopes:read", scope, now);
+  for (const Located* k : {&spec.issue_key, &spec.revoke_key, &spec.permission})
+    visible = visible || Holds(s, c, k->value, scope, now);
+  if (!visible) return Hidden(what, id);
   return Require(s, c, key, scope, now);
 }
 
@@ -194,7 +198,7 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
     if (!s.FindScope(where)) return Hidden("scope", where);
     // A token delegates part of its issuer's own rights: the issue key and the action itself.
     for (const std::string& key : {spec->issue_key.value, spec->permission.value}) {
-      if (!Holds(s, c, key, where, t.now)) return Refuse(s, c, key, where, "scope", where, t.now);
+      if (!Holds(s, c, key, where, t.now)) return Refuse(s, c, *spec, key, where, "scope", where, t.now);
     }
     const store::SigningKeyRow* signing = ActiveKey(t.directory);
     if (signing == nullptr) return Status(StatusCode::kUnavailable, "no signing key: restart the server to create one");
@@ -211,7 +215,7 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
     out["token"] = auth::SignCapabilityToken(claims, {signing->kid, *public_key, *secret});
     out["kid"] = signing->kid;
     t.change.ops.push_back(store::PutCapabilityToken{row});
-    t.directory.capability_tokens.Put(row.id, std::move(row), t.epoch);
+    t.directory.capability_tokens.Put(row.id, row, t.epoch);
     return Status::Ok();
   });
   if (!rev) return Err(rev.error());
@@ -230,7 +234,7 @@ Result<json::object> IamService::RevokeCapabilityToken(const Caller& c, std::str
     // be named, so the token's own issuer (or iam:roles:escalate) may still end it.
     if (spec == nullptr ? row->issued_by != c.principal : !Holds(s, c, spec->revoke_key.value, row->scope, t.now)) {
       if (spec == nullptr) return Hidden("capability token", id);
-      return Refuse(s, c, spec->revoke_key.value, row->scope, "capability token", id, t.now);
+      return Refuse(s, c, *spec, spec->revoke_key.value, row->scope, "capability token", id, t.now);
     }
     store::CapabilityTokenRow revoked = *row;
     if (revoked.revoked_at == 0) {  // idempotent
@@ -269,7 +273,7 @@ Result<json::object> IamService::RevokeCapabilityResource(const Caller& c, const
     }
     if (!s.FindScope(where)) return Hidden("scope", where);
     if (!Holds(s, c, spec->revoke_key.value, where, t.now)) {
-      return Refuse(s, c, spec->revoke_key.value, where, "scope", where, t.now);
+      return Refuse(s, c, *spec, spec->revoke_key.value, where, "scope", where, t.now);
     }
     const std::uint64_t revision = t.base.snapshot->revision() + 1;
     store::ResourceRevocationRow row{*capability, *resource, where, t.now, c.principal, revision};
@@ -280,8 +284,8 @@ Result<json::object> IamService::RevokeCapabilityResource(const Caller& c, const
     out["revoked_by"] = row.revoked_by;
     out["effective_revision"] = revision;
     t.change.ops.push_back(store::PutResourceRevocation{row});
-    t.directory.resource_revocations.Put(ResourceRevocationKey(row.capability, row.resource, row.scope),
-                                         std::move(row), t.epoch);
+    t.directory.resource_revocations.Put(ResourceRevocationKey(row.capability, row.resource, row.scope), row,
+                                         t.epoch);
     return Status::Ok();
   });
   if (!rev) return Err(rev.error());

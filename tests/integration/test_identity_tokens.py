@@ -3,55 +3,22 @@ tokens made in the test with the openssl command line (Ed25519 and RS256 keys ge
 run) are accepted as bearer credentials with the grants of user:<sub>, and every way a token
 can be wrong is a 401 that says what is wrong."""
 
-import base64
 import json
 import os
-import subprocess
 import tempfile
 import time
 import unittest
 
 import harness
+import jose_util
+from jose_util import b64url, b64url_decode
 
 ISSUER = "https://login.example.test/realms/scaigrid"
 AUDIENCE = "scaigrid-iam"
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def openssl(*args, data=None):
-    r = subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed: {r.stderr.decode()}")
-    return r.stdout
-
-
-class Key:
-    """A signing key made with openssl, its public JWK, and JWT signing with it."""
-
-    def __init__(self, folder, kind, kid):
-        self.kind, self.kid = kind, kid
-        fd, self.pem = tempfile.mkstemp(suffix=".pem", dir=folder)  # kids may repeat: files must not
-        os.close(fd)
-        if kind == "EdDSA":
-            openssl("genpkey", "-algorithm", "ed25519", "-out", self.pem)
-            der = openssl("pkey", "-in", self.pem, "-pubout", "-outform", "DER")
-            self.jwk = {"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64url(der[-32:])}
-        else:
-            openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", self.pem)
-            modulus = openssl("rsa", "-in", self.pem, "-noout", "-modulus").decode().strip().split("=", 1)[1]
-            self.jwk = {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-                        "n": b64url(bytes.fromhex(modulus)), "e": "AQAB"}
-
-    def sign(self, signing_input):
-        path = self.pem + ".in"
-        with open(path, "wb") as f:
-            f.write(signing_input)
-        if self.kind == "EdDSA":
-            return openssl("pkeyutl", "-sign", "-inkey", self.pem, "-rawin", "-in", path)
-        return openssl("dgst", "-sha256", "-sign", self.pem, "-binary", path)
+class Key(jose_util.Key):
+    """A signing key made with openssl that makes identity-provider access tokens."""
 
     def token(self, claims=None, header=None, **overrides):
         now = int(time.time())
@@ -64,8 +31,7 @@ class Key:
                 payload[k] = v
         head = {"alg": self.kind, "kid": self.kid, "typ": "JWT"}
         head.update(header or {})
-        signing_input = (b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(payload).encode())).encode()
-        return signing_input.decode() + "." + b64url(self.sign(signing_input))
+        return self.jws(head, payload)
 
 
 class IdentityTokenTest(harness.ApiTestCase):
@@ -130,7 +96,7 @@ class IdentityTokenTest(harness.ApiTestCase):
         ed = self.ed
         unsigned = ed.token().rsplit(".", 2)
         none_token = (b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode()) + "." + unsigned[1] + ".")
-        payload = json.loads(base64.urlsafe_b64decode(unsigned[1] + "=="))
+        payload = json.loads(b64url_decode(unsigned[1]))
         payload["sub"] = "mallory"
         tampered = unsigned[0] + "." + b64url(json.dumps(payload).encode()) + "." + ed.token().rsplit(".", 1)[1]
         cases = [
