@@ -284,8 +284,7 @@ Result<json::object> IamService::RevokeCapabilityResource(const Caller& c, const
     out["revoked_by"] = row.revoked_by;
     out["effective_revision"] = revision;
     t.change.ops.push_back(store::PutResourceRevocation{row});
-    t.directory.resource_revocations.Put(ResourceRevocationKey(row.capability, row.resource, row.scope), row,
-                                         t.epoch);
+    t.directory.PutResourceRevocation(row, t.epoch);
     return Status::Ok();
   });
   if (!rev) return Err(rev.error());
@@ -376,17 +375,16 @@ IamService::TokenDecision IamService::DecideWithToken(const ServiceState& st, co
   if (now >= token.expires_at) return deny("token_expired", "expired at " + FormatTime(token.expires_at));
   const store::CapabilityTokenRow* row = st.directory.capability_tokens.Find(token.id);
   if (row != nullptr && row->revoked_at != 0) return deny("token_revoked", "was revoked at " + FormatTime(row->revoked_at));
-  if (auto at = s.FindScope(token.scope)) {
-    for (ScopeId x = *at; x.valid(); x = s.ScopeParent(x)) {
-      const store::ResourceRevocationRow* r =
-          st.directory.resource_revocations.Find(ResourceRevocationKey(token.capability, token.resource, s.ScopeName(x)));
-      if (r == nullptr) continue;
+  if (const auto* revocations =
+          st.directory.resource_revocations.Find(ResourceRevocationKey(token.capability, token.resource))) {
+    for (const store::ResourceRevocationRow& r : *revocations) {
+      if (!Within(s, token.scope, r.scope)) continue;
       // Minted before the revocation? By revision when this node knows the token's row, else
       // (a node behind the one that minted it) by time.
-      const bool before = row != nullptr ? row->revision < r->revision : token.issued_at < r->revoked_at;
+      const bool before = row != nullptr ? row->revision < r.revision : token.issued_at < r.revoked_at;
       if (before) {
         return deny("token_resource_revoked", "was revoked with every " + token.capability + " token of " + token.resource +
-                                                  " at " + r->scope + " (at " + FormatTime(r->revoked_at) + " by " + r->revoked_by + ")");
+                                                  " at " + r.scope + " (at " + FormatTime(r.revoked_at) + " by " + r.revoked_by + ")");
       }
     }
   }

@@ -162,15 +162,10 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     }
     json::object reason{{"code", d.code}, {"summary", d.summary}};
     const std::string who = capability ? CapabilitySubject(*capability) : std::string("capability_token");
-    json::object token_json;
+    json::object token_json;  // what the claims do not say offline: the token's id and its issuer
     if (capability) {
       token_json["id"] = capability->id;
-      token_json["capability"] = capability->capability;
-      token_json["resource"] = capability->resource;
-      token_json["scope"] = capability->scope;
-      token_json["visitor"] = capability->visitor.empty() ? json::value(nullptr) : json::value(capability->visitor);
       token_json["issued_by"] = capability->issued_by;
-      token_json["expires_at"] = TimeToJson(capability->expires_at);
     }
     const KeyInfo& key_info = s.registry().key(*key);
     const bool audited = audit_requested.value_or(false) || key_info.audit_always;

@@ -22,18 +22,30 @@ struct Directory {
   detail::CowStringMap<store::ModuleRow> modules;        // by module
   // Capability-token signing keys in creation order (a handful: copied whole per change).
   std::vector<store::SigningKeyRow> signing_keys;
-  // Minted capability tokens that have not expired (by id) and per-resource revocations (by
-  // ResourceRevocationKey).
+  // Minted capability tokens that have not expired (by id), and per-resource revocations by
+  // ResourceRevocationKey, one row per scope (a resource is revoked at a scope or two, so a
+  // check finds them all with one lookup).
   detail::CowStringMap<store::CapabilityTokenRow> capability_tokens;
-  detail::CowStringMap<store::ResourceRevocationRow> resource_revocations;
+  detail::CowStringMap<std::vector<store::ResourceRevocationRow>> resource_revocations;
+
+  // Adds `row`, replacing the one of the same scope.
+  void PutResourceRevocation(const store::ResourceRevocationRow& row, std::uint64_t epoch);
 };
 
-inline std::string ResourceRevocationKey(std::string_view capability, std::string_view resource,
-                                         std::string_view scope) {
+inline std::string ResourceRevocationKey(std::string_view capability, std::string_view resource) {
   std::string key;
-  key.reserve(capability.size() + resource.size() + scope.size() + 2);
-  key.append(capability).append(1, '\n').append(resource).append(1, '\n').append(scope);
+  key.reserve(capability.size() + resource.size() + 1);
+  key.append(capability).append(1, '\n').append(resource);
   return key;
+}
+
+inline void Directory::PutResourceRevocation(const store::ResourceRevocationRow& row, std::uint64_t epoch) {
+  std::string key = ResourceRevocationKey(row.capability, row.resource);
+  std::vector<store::ResourceRevocationRow> rows;
+  if (const auto* old = resource_revocations.Find(key)) rows = *old;
+  std::erase_if(rows, [&](const store::ResourceRevocationRow& r) { return r.scope == row.scope; });
+  rows.push_back(row);
+  resource_revocations.Put(std::move(key), std::move(rows), epoch);
 }
 
 }  // namespace scaigrid::iam::service

@@ -157,7 +157,7 @@ Status IamService::LoadFromStore() {
     if (row.expires_at > now) dir.capability_tokens.Put(row.id, row, epoch);  // dead ones need no memory
   }
   for (const auto& row : st.resource_revocations) {
-    dir.resource_revocations.Put(ResourceRevocationKey(row.capability, row.resource, row.scope), row, epoch);
+    dir.PutResourceRevocation(row, epoch);
   }
   for (const auto& row : st.api_keys) {
     dir.api_keys.Put(row.id, row, epoch);
