@@ -228,7 +228,7 @@ Result<json::object> IamService::RevokeCapabilityToken(const Caller& c, std::str
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
     const store::CapabilityTokenRow* row = t.base.directory.capability_tokens.Find(id);
-    if (row == nullptr) return Hidden("capability token", id);
+    if (row == nullptr || row->expires_at <= t.now) return Hidden("capability token", id);  // expired: nothing to end
     const CapabilitySpec* spec = FindCapability(s.registry(), row->capability);
     // Revoking needs the revoke key; when the capability is gone, the issue key of nothing can
     // be named, so the token's own issuer (or iam:roles:escalate) may still end it.
@@ -296,7 +296,10 @@ Result<json::object> IamService::GetCapabilityToken(const Caller& c, std::string
   auto st = state();
   const Snapshot& s = *st->snapshot;
   const store::CapabilityTokenRow* row = st->directory.capability_tokens.Find(id);
-  if (row == nullptr || !Holds(s, c, kTokensRead, row->scope, clock_.Now())) return Err(Hidden("capability token", id));
+  const Time now = clock_.Now();
+  if (row == nullptr || row->expires_at <= now || !Holds(s, c, kTokensRead, row->scope, now)) {
+    return Err(Hidden("capability token", id));
+  }
   json::object out = TokenRowToJson(*row, FindCapability(s.registry(), row->capability));
   out["revision"] = s.revision();
   return out;

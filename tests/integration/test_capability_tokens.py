@@ -176,6 +176,8 @@ class CapabilityTokenTest(harness.ApiTestCase):
 
         time.sleep(max(0.0, claims_of(short["token"])["exp"] - time.time()) + 1.1)
         self.assertDenied(self.ask(short["token"]), "token_expired", "expired at")
+        self.expect(404, "GET", f"/v1/iam/capability-tokens/{short['id']}")
+        self.expect(404, "DELETE", f"/v1/iam/capability-tokens/{short['id']}")
         self.assertDenied(self.expect(200, "POST", "/v1/iam/check", {"permission": CHAT, "resource": {"id": "bot:b-42"}},
                                       key=short["token"]), "token_expired")
 
