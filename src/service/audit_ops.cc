@@ -54,7 +54,7 @@ OpFacts FactsOf(const store::Op& op) {
         else if constexpr (std::is_same_v<T, store::RevokeCapabilityToken>) return {"iam.capability_token.revoke", o.id, ""};
         else {
           static_assert(std::is_same_v<T, store::PutResourceRevocation>, "every op needs its audit action");
-          return {"iam.capability_token.revoke_resource", o.row.resource, ""};
+          return {"iam.capability_token.revoke_resource", o.row.resource, o.row.scope};
         }
       },
       op);
@@ -79,6 +79,7 @@ json::value BeforeOf(const Directory& dir, const store::Op& op) {
     else if constexpr (std::is_same_v<decltype(row), store::BindingRow>) one.ops.push_back(store::PutBinding{row});
     else if constexpr (std::is_same_v<decltype(row), store::ScopeRow>) one.ops.push_back(store::PutScope{row});
     else if constexpr (std::is_same_v<decltype(row), store::PrincipalRow>) one.ops.push_back(store::PutPrincipal{row});
+    else if constexpr (std::is_same_v<decltype(row), store::CapabilityTokenRow>) one.ops.push_back(store::PutCapabilityToken{row});
     else if constexpr (std::is_same_v<decltype(row), store::ModuleRow>) {
       row.source.clear();  // the manifest text itself is in the after
       one.ops.push_back(store::PutModule{row});
@@ -108,6 +109,8 @@ json::value BeforeOf(const Directory& dir, const store::Op& op) {
           if (auto* r = dir.bindings.Find(std::to_string(o.id))) return row_json(*r);
         } else if constexpr (std::is_same_v<T, store::RevokeApiKey>) {
           if (auto* r = dir.api_keys.Find(o.id)) return row_json(*r);
+        } else if constexpr (std::is_same_v<T, store::RevokeCapabilityToken>) {
+          if (auto* r = dir.capability_tokens.Find(o.id)) return row_json(*r);
         }
         return nullptr;
       },

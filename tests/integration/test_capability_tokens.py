@@ -215,9 +215,15 @@ class CapabilityTokenTest(harness.ApiTestCase):
         fresh = self.mint("bot:b-50")
         self.assertTrue(self.ask(fresh["token"], resource="bot:b-50")["allowed"])
 
-        actions = [e["action"] for e in self.expect(
-            200, "GET", "/v1/audit/events?module=iam&actor=user:revoker&order=asc")["items"]]
-        self.assertEqual(actions, ["iam.capability_token.revoke", "iam.capability_token.revoke_resource"])
+        # Logged, and filed under the tenant: its own admin reads them, another tenant's does not.
+        events = self.expect(200, "GET", "/v1/audit/events?module=iam&actor=user:revoker&order=asc",
+                             key=self.acme_admin)["items"]
+        self.assertEqual([(e["action"], e["tenant"]) for e in events],
+                         [("iam.capability_token.revoke", "tenant:acme"),
+                          ("iam.capability_token.revoke_resource", "tenant:acme")])
+        self.assertEqual(events[0]["details"]["before"]["revoked_at"], 0)
+        self.assertEqual(self.expect(200, "GET", "/v1/audit/events?module=iam&actor=user:revoker",
+                                     key=self.globex)["items"], [])
         mints = self.expect(200, "GET", f"/v1/audit/events?action=iam.capability_token.mint&resource={fresh['id']}")
         self.assertEqual(len(mints["items"]), 1)
         self.assertNotIn(fresh["token"], json.dumps(mints), "the token text is never logged")
