@@ -65,7 +65,7 @@ std::string SignCapabilityToken(const CapabilityClaims& c, const SigningKey& key
   json::object header{{"alg", "EdDSA"}, {"kid", key.kid}, {"typ", kTyp}};
   json::object payload{{"jti", c.id},          {"cap", c.capability}, {"perm", c.permission},
                        {"res", c.resource},    {"scope", c.scope},    {"iss_by", c.issued_by},
-                       {"iat", c.issued_at},   {"exp", c.expires_at}};
+                       {"iat", c.issued_at},   {"exp", c.expires_at}, {"rev", c.revision}};
   if (!c.visitor.empty()) payload["sub"] = c.visitor;
   const std::string signing_input =
       Base64UrlEncode(json::serialize(header)) + "." + Base64UrlEncode(json::serialize(payload));
@@ -123,6 +123,8 @@ Result<CapabilityClaims> VerifyCapabilityToken(
   c.visitor = StringClaim(*payload, "sub", false, missing);
   c.issued_at = IntClaim(*payload, "iat", missing);
   c.expires_at = IntClaim(*payload, "exp", missing);
+  c.revision = IntClaim(*payload, "rev", missing);
+  if (c.revision < 0 && missing.empty()) missing = "rev";
   if (!missing.empty()) return Err(Invalid("claim '" + missing + "' is missing or has the wrong type"));
   return c;
 }

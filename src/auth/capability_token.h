@@ -40,6 +40,7 @@ struct CapabilityClaims {
   std::string issued_by;    // [iss_by] the principal that minted it
   std::int64_t issued_at = 0;   // [iat] seconds since the epoch
   std::int64_t expires_at = 0;  // [exp] seconds since the epoch
+  std::int64_t revision = 0;    // [rev] the policy revision that minted it (a node behind it waits)
 };
 
 // An Ed25519 signing key. `secret_key` is libsodium's 64-byte secret key (seed + public key).

@@ -32,7 +32,8 @@ class CapabilityTokenTest : public testing::Test {
                .visitor = "visitor:v-7",
                .issued_by = "user:alice",
                .issued_at = 1'800'000'000,
-               .expires_at = 1'800'003'600};
+               .expires_at = 1'800'003'600,
+               .revision = 57};
   }
   Result<CapabilityClaims> Verify(std::string_view token) const {
     return VerifyCapabilityToken(token, [this](std::string_view kid) {
@@ -68,6 +69,7 @@ TEST_F(CapabilityTokenTest, SignedTokenVerifiesWithEveryClaim) {
   EXPECT_EQ(got->issued_by, "user:alice");
   EXPECT_EQ(got->issued_at, 1'800'000'000);
   EXPECT_EQ(got->expires_at, 1'800'003'600);
+  EXPECT_EQ(got->revision, 57);
 
   claims_.visitor.clear();  // optional
   got = Verify(SignCapabilityToken(claims_, key_));
@@ -151,9 +153,9 @@ TEST_F(CapabilityTokenTest, MissingOrMistypedClaimsAreRejected) {
     return "sgc_" + input + "." + Base64UrlEncode(std::string_view(reinterpret_cast<char*>(sig), sizeof sig));
   };
   const json::object good{{"jti", "cap_1"}, {"cap", "scaibot:chat"}, {"perm", "scaibot:chat"}, {"res", "bot:1"},
-                          {"scope", "tenant:acme"}, {"iss_by", "user:alice"}, {"iat", 1}, {"exp", 2}};
+                          {"scope", "tenant:acme"}, {"iss_by", "user:alice"}, {"iat", 1}, {"exp", 2}, {"rev", 3}};
   ASSERT_TRUE(Verify(sign_payload(good)).has_value());
-  for (const char* name : {"jti", "cap", "perm", "res", "scope", "iss_by", "iat", "exp"}) {
+  for (const char* name : {"jti", "cap", "perm", "res", "scope", "iss_by", "iat", "exp", "rev"}) {
     json::object missing = good;
     missing.erase(name);
     ExpectInvalid(sign_payload(missing), "claim '" + std::string(name) + "' is missing");
@@ -164,6 +166,9 @@ TEST_F(CapabilityTokenTest, MissingOrMistypedClaimsAreRejected) {
   mistyped = good;
   mistyped["res"] = 42;
   ExpectInvalid(sign_payload(mistyped), "claim 'res'");
+  mistyped = good;
+  mistyped["rev"] = -1;
+  ExpectInvalid(sign_payload(mistyped), "claim 'rev'");
 }
 
 TEST_F(CapabilityTokenTest, CacheVerifiesOnceAndNeverKeepsFailures) {

@@ -175,6 +175,29 @@ capabilities:
   EXPECT_EQ(Problems(head + "    permission: demo:read\n"), "ok");
 }
 
+TEST(ManifestTest, CapabilityCannotCarryAnOwnerOnlyKey) {
+  EXPECT_THAT(Problems(R"(module: demo
+title: Demo
+permissions:
+  - key: demo:open
+    description: Open your own box.
+    owner_only: true
+    override: demo:open_any
+  - key: demo:open_any
+    description: Open any box.
+  - key: demo:mint
+    description: Mint.
+capabilities:
+  - name: open
+    resource: box
+    issue: demo:mint
+    revoke: demo:mint
+    permission: demo:open
+    max_ttl: 60
+)"),
+              HasSubstr("bad.yaml:17: capability 'open' carries owner-only key 'demo:open'"));
+}
+
 TEST(ManifestTest, ImplicationCycleListsTheCycle) {
   std::string p = Problems(R"(module: demo
 title: Demo

@@ -276,7 +276,14 @@ Result<std::shared_ptr<const Registry>> Registry::Build(std::vector<Manifest> ma
     for (const CapabilitySpec& c : m.capabilities) {
       (void)expand(m, c.issue_key, "capability issue key");
       (void)expand(m, c.revoke_key, "capability revoke key");
-      (void)expand(m, c.permission, "capability permission");
+      for (KeyId id : expand(m, c.permission, "capability permission")) {
+        // A token carries no resource owner: an owner-only key would let its minter hand out
+        // someone else's resource.
+        if (r->keys_[id].owner_only) {
+          errors.push_back(At(m, c.permission.line, "capability " + Quote(c.name.value) + " carries owner-only key " +
+                                                      Quote(c.permission.value) + "; a capability token cannot hold an owner-only key"));
+        }
+      }
     }
     for (const RouteSpec& route : m.routes) (void)expand(m, route.permission, "route");
   }

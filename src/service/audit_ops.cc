@@ -159,8 +159,11 @@ store::AuditEvent ChangeEvent(const Caller& c, const store::Op& op, const Servic
   e.resource_id = f.resource;
   // Where a deleted object lived: the snapshot before the change still knows.
   std::string scope = f.scope;
-  if (scope.empty() && before != nullptr) {
-    json::value b = BeforeOf(before->directory, op);
+  // Where the object lives: the state before the change knows; for an event recovered at start
+  // (before unknown), the state after it still holds what was changed rather than deleted.
+  for (const ServiceState* st : {before, &after}) {
+    if (!scope.empty() || st == nullptr) continue;
+    json::value b = BeforeOf(st->directory, op);
     if (auto* o = b.if_object()) {
       for (const char* k : {"scope", "tenant"})
         if (auto* v = o->if_contains(k); v && v->is_string() && !v->get_string().empty()) scope = std::string(v->get_string());

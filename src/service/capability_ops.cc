@@ -50,6 +50,14 @@ bool PlainId(std::string_view v) {
          std::all_of(v.begin(), v.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
 }
 
+// OK when `resource` is "<type>:<id>" of the capability's resource type.
+Status CheckResourceType(const CapabilitySpec& spec, std::string_view capability, std::string_view resource) {
+  const std::string type = spec.resource + ":";
+  if (resource.starts_with(type) && resource.size() > type.size()) return Status::Ok();
+  return Status::InvalidArgument("capability " + std::string(capability) + " is about resources '" + type +
+                                 "<id>', not " + Quote(resource));
+}
+
 // True when `scope` is `ancestor` or lies below it.
 bool Within(const Snapshot& s, std::string_view scope, std::string_view ancestor) {
   auto id = s.FindScope(scope);
@@ -166,7 +174,9 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
   auto visitor = args.String("visitor", false, 300);
   auto ttl = args.Int("ttl_seconds", 1, INT64_MAX);
   if (resource && !PlainId(*resource)) args.Problem("field 'resource' must be '<type>:<id>' of 1 to 200 printable characters without spaces");
-  if (visitor && !PlainId(*visitor)) args.Problem("field 'visitor' must be 1 to 200 printable characters without spaces");
+  if (visitor && (!visitor->starts_with("visitor:") || visitor->size() == 8 || !PlainId(*visitor))) {
+    args.Problem("field 'visitor' must be 'visitor:<id>', 1 to 200 printable characters without spaces");
+  }
   if (args.Raw("scope") == nullptr && c.restrict_scope.empty()) {
     args.Problem("missing field 'scope' (the credential has no scope to default to)");
   }
@@ -183,11 +193,7 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
                                      KnownCapabilities(s.registry()) + ")")
           .WithReason("unknown_capability");
     }
-    const std::string type = spec->resource + ":";
-    if (!resource->starts_with(type) || resource->size() == type.size()) {
-      return Status::InvalidArgument("capability " + *capability + " is about resources '" + type +
-                                     "<id>', not " + Quote(*resource));
-    }
+    SCAIGRID_RETURN_IF_ERROR(CheckResourceType(*spec, *capability, *resource));
     const std::int64_t max_ttl = spec->max_ttl_seconds;
     const std::int64_t life = ttl.value_or(std::min(kDefaultTtlSeconds, max_ttl));
     if (life > max_ttl) {
@@ -207,9 +213,10 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
     if (!secret || !public_key) return Status::Internal("signing key " + signing->kid + " is not readable");
     store::CapabilityTokenRow row{auth::NewCapabilityTokenId(), *capability, *resource, where,
                                   visitor.value_or(""), c.principal, t.now, t.now + life, 0,
-                                  t.base.snapshot->revision() + 1};
-    const auth::CapabilityClaims claims{row.id, row.capability, spec->permission.value, row.resource, row.scope,
-                                        row.visitor, row.issued_by, row.issued_at, row.expires_at};
+                                  t.base.snapshot->revision() + 1, c.credential_id};
+    const auth::CapabilityClaims claims{row.id, row.capability, spec->permission.value, row.resource,
+                                        row.scope, row.visitor, row.issued_by, row.issued_at,
+                                        row.expires_at, static_cast<std::int64_t>(row.revision)};
     out = TokenRowToJson(row, spec);
     out.erase("revoked_at");
     out["token"] = auth::SignCapabilityToken(claims, {signing->kid, *public_key, *secret});
@@ -230,8 +237,8 @@ Result<json::object> IamService::RevokeCapabilityToken(const Caller& c, std::str
     const store::CapabilityTokenRow* row = t.base.directory.capability_tokens.Find(id);
     if (row == nullptr || row->expires_at <= t.now) return Hidden("capability token", id);  // expired: nothing to end
     const CapabilitySpec* spec = FindCapability(s.registry(), row->capability);
-    // Revoking needs the revoke key; when the capability is gone, the issue key of nothing can
-    // be named, so the token's own issuer (or iam:roles:escalate) may still end it.
+    // Revoking needs the revoke key; when the capability is no longer registered there is no
+    // revoke key to hold, so the token's own issuer may still end it.
     if (spec == nullptr ? row->issued_by != c.principal : !Holds(s, c, spec->revoke_key.value, row->scope, t.now)) {
       if (spec == nullptr) return Hidden("capability token", id);
       return Refuse(s, c, *spec, spec->revoke_key.value, row->scope, "capability token", id, t.now);
@@ -271,6 +278,7 @@ Result<json::object> IamService::RevokeCapabilityResource(const Caller& c, const
                                      KnownCapabilities(s.registry()) + ")")
           .WithReason("unknown_capability");
     }
+    SCAIGRID_RETURN_IF_ERROR(CheckResourceType(*spec, *capability, *resource));
     if (!s.FindScope(where)) return Hidden("scope", where);
     if (!Holds(s, c, spec->revoke_key.value, where, t.now)) {
       return Refuse(s, c, *spec, spec->revoke_key.value, where, "scope", where, t.now);
@@ -376,24 +384,39 @@ IamService::TokenDecision IamService::DecideWithToken(const ServiceState& st, co
   };
   // Is the token still alive?
   if (now >= token.expires_at) return deny("token_expired", "expired at " + FormatTime(token.expires_at));
+  // It must be one this service minted, exactly as minted: a token signed with a leaked key
+  // but never minted here does nothing (CheckOne made sure this node has reached the
+  // token's revision).
   const store::CapabilityTokenRow* row = st.directory.capability_tokens.Find(token.id);
-  if (row != nullptr && row->revoked_at != 0) return deny("token_revoked", "was revoked at " + FormatTime(row->revoked_at));
+  if (row == nullptr) return deny("token_unknown", "was not minted by this service");
+  if (row->capability != token.capability || row->resource != token.resource || row->scope != token.scope ||
+      row->visitor != token.visitor || row->issued_by != token.issued_by || row->issued_at != token.issued_at ||
+      row->expires_at != token.expires_at || row->revision != static_cast<std::uint64_t>(token.revision)) {
+    return deny("token_invalid", "does not match the token minted as " + token.id);
+  }
+  if (row->revoked_at != 0) return deny("token_revoked", "was revoked at " + FormatTime(row->revoked_at));
   if (const auto* revocations =
           st.directory.resource_revocations.Find(ResourceRevocationKey(token.capability, token.resource))) {
     for (const store::ResourceRevocationRow& r : *revocations) {
-      if (!Within(s, token.scope, r.scope)) continue;
-      // Minted before the revocation? By revision when this node knows the token's row, else
-      // (a node behind the one that minted it) by time.
-      const bool before = row != nullptr ? row->revision < r.revision : token.issued_at < r.revoked_at;
-      if (before) {
-        return deny("token_resource_revoked", "was revoked with every " + token.capability + " token of " + token.resource +
-                                                  " at " + r.scope + " (at " + FormatTime(r.revoked_at) + " by " + r.revoked_by + ")");
+      // Every token of the resource at the revocation's scope or below, minted by an older change.
+      if (row->revision < r.revision && Within(s, token.scope, r.scope)) {
+        return deny("token_resource_revoked", "was revoked with every " + token.capability + " token of " +
+                                                  token.resource + " at " + r.scope + " (at " + FormatTime(r.revoked_at) + ")");
       }
     }
   }
   const CapabilitySpec* spec = FindCapability(s.registry(), token.capability);
   if (spec == nullptr) return deny("token_invalid", "names capability " + token.capability + ", which is no longer registered");
-  // Dies with its issuer's right to issue it (the issue key and the action, at its scope).
+  if (spec->permission.value != token.permission) {
+    return deny("token_invalid", "carries " + token.permission + ", but capability " + token.capability + " now carries " +
+                                     spec->permission.value);
+  }
+  // Dies with its issuer's right to issue it: the credential that minted it, and the issue key
+  // and the action at its scope.
+  if (const store::ApiKeyRow* key = row->credential.empty() ? nullptr : st.directory.api_keys.Find(row->credential)) {
+    if (key->revoked_at != 0) return deny("token_issuer_lost_right", "was minted with API key " + key->id + ", since revoked");
+    if (now >= key->expires_at) return deny("token_issuer_lost_right", "was minted with API key " + key->id + ", since expired");
+  }
   const Caller issuer{token.issued_by};
   for (const std::string& key : {spec->issue_key.value, token.permission}) {
     if (!Holds(s, issuer, key, token.scope, now)) {

@@ -42,6 +42,10 @@ json::object ExplanationToJson(const Explanation& e) {
 Result<json::object> IamService::Check(const Caller& c, const json::value& body, PendingAudit* pending) {
   const json::object* obj = body.if_object();
   if (obj != nullptr && obj->contains("checks")) {
+    if (c.capability) {
+      return Err(Status(StatusCode::kPermissionDenied, "a capability token asks one check at a time, not a batch")
+                     .WithReason("permission_denied"));
+    }
     JsonArgs args(body, {"checks"});
     const json::value* list = args.Raw("checks");
     if (list == nullptr || !list->is_array()) args.Problem("field 'checks' must be a list of checks");
@@ -115,28 +119,6 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
                      .WithReason("revision_not_reached"));
     }
   }
-  const Snapshot& s = *st->snapshot;
-  Time now = clock_.Now();
-  // An audited decision's event; it must be durable before the answer when the key says
-  // `audit: always` or the service waits for audited checks (fail closed).
-  auto audit_decision = [&](const KeyInfo& key_info, bool allowed, std::string actor, std::string actor_type,
-                            std::string credential, json::object details) -> Status {
-    store::AuditEvent event = NewEvent(c);
-    event.module = key_info.module;
-    event.action = key_info.key;
-    event.decision = allowed ? "allowed" : "denied";
-    event.actor_user_id = std::move(actor);  // whose permission it is
-    event.actor_type = std::move(actor_type);
-    if (!credential.empty()) event.credential_id = std::move(credential);
-    event.tenant = TenantOf(s, where);
-    event.resource_id = resource_id.value_or("");
-    details["revision"] = s.revision();
-    event.details = json::serialize(details);
-    if (key_info.audit_always || options_.wait_for_audited_checks) return SubmitDurable(std::move(event), pending);
-    if (auto ticket = audit_->Submit(std::move(event)); !ticket) return ticket.error();
-    return Status::Ok();
-  };
-
   // A capability token, as the caller or in 'token': its one action on its one resource.
   std::shared_ptr<const auth::CapabilityClaims> capability = c.capability;
   std::string refused;  // why a token in 'token' does not verify
@@ -145,6 +127,39 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     if (verified) capability = verified->capability;
     else refused = verified.error().message();
   }
+  // A token names the revision that minted it: a node behind it waits, like min_revision.
+  if (capability && static_cast<std::uint64_t>(capability->revision) > st->snapshot->revision()) {
+    const auto needed = static_cast<std::uint64_t>(capability->revision);
+    st = WaitForRevision(needed);
+    if (needed > st->snapshot->revision()) {
+      return Err(Status(StatusCode::kUnavailable, "this node is at revision " + std::to_string(st->snapshot->revision()) +
+                                                      " and did not reach the token's revision " +
+                                                      std::to_string(needed) + " in time")
+                     .WithReason("revision_not_reached"));
+    }
+  }
+  const Snapshot& s = *st->snapshot;
+  Time now = clock_.Now();
+  // An audited decision's event; it must be durable before the answer when the key says
+  // `audit: always` or the service waits for audited checks (fail closed).
+  auto audit_decision = [&](const KeyInfo& key_info, bool allowed, std::string actor, std::string actor_type,
+                            std::string credential, std::string tenant, json::object details) -> Status {
+    store::AuditEvent event = NewEvent(c);
+    event.module = key_info.module;
+    event.action = key_info.key;
+    event.decision = allowed ? "allowed" : "denied";
+    event.actor_user_id = std::move(actor);  // whose permission it is
+    event.actor_type = std::move(actor_type);
+    if (!credential.empty()) event.credential_id = std::move(credential);
+    event.tenant = std::move(tenant);
+    event.resource_id = resource_id.value_or("");
+    details["revision"] = s.revision();
+    event.details = json::serialize(details);
+    if (key_info.audit_always || options_.wait_for_audited_checks) return SubmitDurable(std::move(event), pending);
+    if (auto ticket = audit_->Submit(std::move(event)); !ticket) return ticket.error();
+    return Status::Ok();
+  };
+
   if (capability || !refused.empty()) {
     auto key = s.FindKey(*permission);
     if (!key) {
@@ -168,15 +183,20 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
       token_json["issued_by"] = capability->issued_by;
     }
     const KeyInfo& key_info = s.registry().key(*key);
-    const bool audited = audit_requested.value_or(false) || key_info.audit_always;
+    // A token's own bearer (a visitor's browser) cannot ask for audit events; a module can.
+    const bool audited = (audit_requested.value_or(false) && !c.capability) || key_info.audit_always;
     if (audited) {
       json::object details;
       details["scope"] = where;
       details["reason"] = reason;
       if (capability) details["capability_token"] = token_json;
       if (!c.capability) details["asked_by"] = c.principal;
+      // Filed under the tenant of the token's own scope, never one the asker names: a token that
+      // does not verify has no tenant, and its event goes to the platform's log.
       SCAIGRID_RETURN_IF_ERROR(audit_decision(key_info, d.allowed, who, "capability_token",
-                                              capability ? capability->id : std::string(), std::move(details)));
+                                              capability ? capability->id : std::string(),
+                                              capability ? TenantOf(s, capability->scope) : std::string(),
+                                              std::move(details)));
     }
     json::object out;
     if (audited) out["audited"] = true;
@@ -225,7 +245,7 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     if (who.principal != c.principal) details["asked_by"] = c.principal;
     SCAIGRID_RETURN_IF_ERROR(audit_decision(key_info, d.allowed, who.principal,
                                             ref ? std::string(PrincipalKindName(ref->kind)) : "user",
-                                            who.credential_id, std::move(details)));
+                                            who.credential_id, TenantOf(s, where), std::move(details)));
   }
   json::object out;
   if (audited) out["audited"] = true;

@@ -162,8 +162,8 @@ class IamService {
   Result<json::object> RevokeCapabilityResource(const Caller& c, const json::value& body);
   // One minted token, without its text (iam:capability_tokens:read at its scope).
   Result<json::object> GetCapabilityToken(const Caller& c, std::string_view id);
-  // Live tokens minted at `scope` (default: the credential's) or below, optionally of one
-  // resource, by id; `cursor` is the last id of the previous page.
+  // Unexpired tokens (revoked ones included) minted at `scope` (default: the credential's) or
+  // below, optionally of one resource, by id; `cursor` is the last id of the previous page.
   Result<json::object> ListCapabilityTokens(const Caller& c, std::string_view scope, std::string_view resource,
                                             std::string_view cursor, std::string_view limit);
   // Retires every signing key that signs new tokens and creates a new one (iam:signing_keys:manage

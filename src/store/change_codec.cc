@@ -111,6 +111,7 @@ void Fields(R& r, V& v) {
   v("expires_at", r.expires_at);
   v("revoked_at", r.revoked_at);
   v("revision", r.revision);
+  v("credential", r.credential);
 }
 
 template <Is<ResourceRevocationRow> R, typename V>

@@ -110,6 +110,7 @@ struct CapabilityTokenRow {
   Time expires_at = 0;
   Time revoked_at = 0;  // 0: not revoked
   std::uint64_t revision = 0;  // the revision of the change that minted it
+  std::string credential;      // the issuer's credential that minted it (API key id), "" if none
 };
 
 // Every token of (capability, resource) minted at `scope` or below by a change older than

@@ -46,7 +46,7 @@ inline auto Tie(const SigningKeyRow& r) {
 }
 inline auto Tie(const CapabilityTokenRow& r) {
   return std::tie(r.id, r.capability, r.resource, r.scope, r.visitor, r.issued_by, r.issued_at,
-                  r.expires_at, r.revoked_at, r.revision);
+                  r.expires_at, r.revoked_at, r.revision, r.credential);
 }
 inline auto Tie(const ResourceRevocationRow& r) {
   return std::tie(r.capability, r.resource, r.scope, r.revoked_at, r.revoked_by, r.revision);
@@ -186,7 +186,8 @@ inline Change SampleChangeWithEveryOp() {
                                       .issued_at = 8,
                                       .expires_at = 9,
                                       .revoked_at = 0,
-                                      .revision = 12}});
+                                      .revision = 12,
+                                      .credential = "key_alice"}});
   c.ops.push_back(RevokeCapabilityToken{.id = "cap_0", .revoked_at = 10});
   c.ops.push_back(PutResourceRevocation{{.capability = "scaibot:chat", .resource = "bot:b-41", .scope = "tenant:acme", .revoked_at = 11, .revoked_by = "user:bob", .revision = 13}});
   return c;

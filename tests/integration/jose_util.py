@@ -7,8 +7,10 @@ import os
 import subprocess
 import tempfile
 
-# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
+# DER prefixes of an Ed25519 SubjectPublicKeyInfo and PKCS#8 private key (RFC 8410): the 32
+# key bytes follow.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 
 
 def b64url(data):
@@ -42,6 +44,21 @@ class Key:
             modulus = openssl("rsa", "-in", self.pem, "-noout", "-modulus").decode().strip().split("=", 1)[1]
             self.jwk = {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
                         "n": b64url(bytes.fromhex(modulus)), "e": "AQAB"}
+
+    @classmethod
+    def ed25519_from_seed(cls, folder, seed, kid):
+        """The Ed25519 key whose 32-byte private seed is `seed` (e.g. read from a leaked store)."""
+        key = cls.__new__(cls)
+        key.kind, key.kid = "EdDSA", kid
+        fd, der = tempfile.mkstemp(suffix=".der", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_ED25519_PKCS8_PREFIX + seed)
+        fd, key.pem = tempfile.mkstemp(suffix=".pem", dir=folder)
+        os.close(fd)
+        openssl("pkey", "-inform", "DER", "-in", der, "-out", key.pem)
+        pub = openssl("pkey", "-in", key.pem, "-pubout", "-outform", "DER")
+        key.jwk = {"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64url(pub[-32:])}
+        return key
 
     def sign(self, signing_input):
         path = self.pem + ".in"

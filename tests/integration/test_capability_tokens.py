@@ -4,7 +4,10 @@ that allows its one action on its one resource and denies everything else saying
 tampering, unknown keys, revocation of one token or of a resource, and an issuer that loses
 the right; key rotation; and all of it kept across a restart."""
 
+import datetime
 import json
+import os
+import sqlite3
 import tempfile
 import time
 import unittest
@@ -61,8 +64,10 @@ class CapabilityTokenTest(harness.ApiTestCase):
         cls._tmp = tempfile.TemporaryDirectory(prefix="scaigrid-cap-")
         cls.addClassCleanup(cls._tmp.cleanup)
         t = cls("run")  # an instance, for the fixture helpers
-        for tenant in ("acme", "globex"):
-            t.make_tenant(tenant)
+        t.expect(201, "POST", "/v1/iam/partners", {"id": "resellers"})
+        t.make_tenant("acme", partner="resellers")
+        t.make_tenant("globex")
+        t.expect(201, "POST", "/v1/iam/projects", {"id": "acme-web", "tenant": "acme"})
         issuers = t.make_role("embed issuers", [ISSUE, CHAT], "tenant:acme")
         revokers = t.make_role("embed revokers", [REVOKE], "tenant:acme")
         issue_only = t.make_role("issue without chat", [ISSUE], "tenant:acme")
@@ -118,6 +123,8 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.assertEqual((ok["subject"], ok["scope"], ok["reason"]["code"]), ("visitor:v-7", "tenant:acme", "allowed"))
         self.assertEqual(ok["capability_token"]["id"], minted["id"])
         self.assertTrue(self.ask(token, scope="tenant:acme")["allowed"])
+        self.assertTrue(self.ask(token, scope="project:acme-web")["allowed"], "a scope below the token's")
+        self.assertDenied(self.ask(token, scope="partner:resellers"), "outside_capability", "not at partner:resellers")
 
         self.assertDenied(self.ask(token, permission="scaibot:bots:read"), "outside_capability",
                           "allows only scaibot:chat on bot:b-42", "not scaibot:bots:read")
@@ -139,6 +146,12 @@ class CapabilityTokenTest(harness.ApiTestCase):
                              ["accepted only by POST /v1/iam/check"])
         self.assertError(self.expect(403, "POST", "/v1/iam/check", {**body, "subject": "user:issuer"}, key=token),
                          "permission_denied", ["its own action"])
+        self.assertError(self.expect(403, "POST", "/v1/iam/check", {"checks": [body, body]}, key=token),
+                         "permission_denied", ["one check at a time"])
+        # The bearer (a visitor's browser) cannot fill the audit log: 'audit' is the module's to ask.
+        before = len(self.expect(200, "GET", "/v1/audit/events?module=scaibot&limit=1000")["items"])
+        self.assertNotIn("audited", self.expect(200, "POST", "/v1/iam/check", {**body, "audit": True}, key=token))
+        self.assertEqual(len(self.expect(200, "GET", "/v1/audit/events?module=scaibot&limit=1000")["items"]), before)
 
         # An audited decision names the token.
         audited = self.ask(token, audit=True)
@@ -148,6 +161,11 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.assertEqual((e["actor_user_id"], e["actor_type"], e["credential_id"], e["decision"], e["tenant"]),
                          ("visitor:v-7", "capability_token", minted["id"], "allowed", "tenant:acme"))
         self.assertEqual(e["details"]["capability_token"]["issued_by"], "user:issuer")
+        # Filed under the token's tenant, whatever scope the asker names.
+        self.assertTrue(self.ask(token, scope="tenant:globex", audit=True)["audited"])
+        e = self.expect(200, "GET", "/v1/audit/events?module=scaibot&resource=bot:b-42&order=desc&limit=1")["items"][0]
+        self.assertEqual((e["decision"], e["tenant"], e["details"]["scope"]), ("denied", "tenant:acme", "tenant:globex"))
+        self.assertEqual(self.expect(200, "GET", "/v1/audit/events?module=scaibot", key=self.globex)["items"], [])
 
     def test_expired_tampered_and_wrong_key_tokens_are_denied_saying_why(self):
         short = self.mint(ttl_seconds=1)
@@ -168,6 +186,20 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.assertDenied(self.ask("sgc_" + stranger.jws({**header, "kid": stranger.kid}, claims_of(token))),
                           "token_invalid", "unknown signing key")
         self.assertDenied(self.ask("sgc_not-a-token"), "token_invalid")
+        # Signed with the real key (read from the store, as a thief would), but never minted:
+        # a new id, or a minted id with other claims, does nothing.
+        db = sqlite3.connect(f"file:{os.path.join(self.server.data, 'scaigrid.db')}?mode=ro", uri=True)
+        secret = db.execute("SELECT secret_key FROM signing_keys WHERE kid = ?", (kid,)).fetchone()[0]
+        db.close()
+        thief = jose_util.Key.ed25519_from_seed(self._tmp.name, b64url_decode(secret)[:32], kid)
+        genuine = claims_of(token)
+        self.assertTrue(self.ask("sgc_" + thief.jws(header, genuine))["allowed"], "the stolen key signs like ours")
+        self.assertDenied(self.ask("sgc_" + thief.jws(header, {**genuine, "jti": "cap_" + "0" * 20})),
+                          "token_unknown", "was not minted by this service")
+        self.assertDenied(self.ask("sgc_" + thief.jws(header, {**genuine, "res": "bot:b-43"}), resource="bot:b-43"),
+                          "token_invalid", "does not match the token minted as")
+        self.assertDenied(self.ask("sgc_" + thief.jws(header, {**genuine, "exp": genuine["exp"] + 10**6})),
+                          "token_invalid", "does not match")
         # As the bearer, a token that does not verify is no credential at all.
         status, resp, _ = self.call("POST", "/v1/iam/check", {"permission": CHAT, "resource": {"id": "bot:b-43"}},
                                     key=tampered)
@@ -209,16 +241,36 @@ class CapabilityTokenTest(harness.ApiTestCase):
         done = self.expect(200, "POST", "/v1/iam/capability-tokens:revoke-resource", body, key=self.revoker)
         self.assertEqual(done["effective_revision"], done["revision"])
         self.assertDenied(self.ask(two["token"], resource="bot:b-50"), "token_resource_revoked",
-                          "every scaibot:chat token of bot:b-50 at tenant:acme", "user:revoker")
+                          "every scaibot:chat token of bot:b-50 at tenant:acme")
         self.assertTrue(self.ask(other_bot["token"], resource="bot:b-51")["allowed"])
-        # A token minted right after (within the same second) is not touched: order is by revision.
-        fresh = self.mint("bot:b-50")
+        # A token minted right after, within the same second, is not touched: the order is by
+        # revision, not by clock. (Retried until revocation and mint share a second.)
+        for _ in range(10):
+            done = self.expect(200, "POST", "/v1/iam/capability-tokens:revoke-resource", body, key=self.revoker)
+            fresh = self.mint("bot:b-50")
+            revoked_s = datetime.datetime.fromisoformat(done["revoked_at"].replace("Z", "+00:00")).timestamp()
+            if claims_of(fresh["token"])["iat"] == int(revoked_s):
+                break
+        else:
+            self.fail("could not mint within the second of a revocation in 10 tries")
         self.assertTrue(self.ask(fresh["token"], resource="bot:b-50")["allowed"])
+        # A revocation at the partner covers its tenants' tokens; one at a project below does not.
+        at_project = self.mint("bot:b-52")
+        self.expect(200, "POST", "/v1/iam/capability-tokens:revoke-resource",
+                    {**body, "resource": "bot:b-52", "scope": "project:acme-web"})
+        self.assertTrue(self.ask(at_project["token"], resource="bot:b-52")["allowed"])
+        self.expect(200, "POST", "/v1/iam/capability-tokens:revoke-resource",
+                    {**body, "resource": "bot:b-52", "scope": "partner:resellers"})
+        self.assertDenied(self.ask(at_project["token"], resource="bot:b-52"), "token_resource_revoked",
+                          "at partner:resellers")
+        self.assertError(self.expect(400, "POST", "/v1/iam/capability-tokens:revoke-resource",
+                                     {**body, "resource": "conversation:c-1"}, key=self.revoker),
+                         "invalid_argument", ["'bot:<id>'"])
 
         # Logged, and filed under the tenant: its own admin reads them, another tenant's does not.
         events = self.expect(200, "GET", "/v1/audit/events?module=iam&actor=user:revoker&order=asc",
                              key=self.acme_admin)["items"]
-        self.assertEqual([(e["action"], e["tenant"]) for e in events],
+        self.assertEqual([(e["action"], e["tenant"]) for e in events][:2],
                          [("iam.capability_token.revoke", "tenant:acme"),
                           ("iam.capability_token.revoke_resource", "tenant:acme")])
         self.assertEqual(events[0]["details"]["before"]["revoked_at"], 0)
@@ -236,8 +288,20 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.assertTrue(self.ask(token)["allowed"])
         self.expect(200, "PATCH", f"/v1/iam/custom-roles/{role['id']}", {"module_permissions": [CHAT]})
         self.assertDenied(self.ask(token), "token_issuer_lost_right", "user:fickle", ISSUE)
+        self.expect(200, "PATCH", f"/v1/iam/custom-roles/{role['id']}", {"module_permissions": [ISSUE, CHAT]})
+        self.assertTrue(self.ask(token)["allowed"], "the right is back before the token expired")
         self.expect(200, "DELETE", f"/v1/iam/bindings/{binding['id']}")
         self.assertDenied(self.ask(token), "token_issuer_lost_right")
+
+    def test_a_token_dies_with_the_api_key_that_minted_it(self):
+        created = self.expect(201, "POST", "/v1/iam/api-keys", {"owner": "user:issuer", "name": "widget backend",
+                                                                 "scope": "tenant:acme"})
+        minted = self.mint(key=created["key"])
+        other = self.mint()  # another key of the same issuer
+        self.assertTrue(self.ask(minted["token"])["allowed"])
+        self.expect(200, "DELETE", f"/v1/iam/api-keys/{created['id']}")
+        self.assertDenied(self.ask(minted["token"]), "token_issuer_lost_right", created["id"], "since revoked")
+        self.assertTrue(self.ask(other["token"])["allowed"])
 
     def test_minting_rules(self):
         before = self.server.revision()
@@ -252,7 +316,8 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.assertError(self.mint("conversation:c-1", status=400), "invalid_argument", ["'bot:<id>'"])
         self.assertError(self.mint("bot:", status=400), "invalid_argument", ["'bot:<id>'"])
         self.assertError(self.mint("bot:has space", status=400), "invalid_argument", ["resource"])
-        self.assertError(self.mint(visitor="", status=400), "invalid_argument", ["visitor"])
+        for visitor in ("", "alice", "user:alice", "visitor:", "visitor:has space"):
+            self.assertError(self.mint(visitor=visitor, status=400), "invalid_argument", ["'visitor:<id>'"])
         self.assertError(self.mint(colour="blue", status=400), "invalid_argument", ["colour"])
         self.assertError(self.mint(scope="tenant:globex", key=self.acme_admin, status=404), "not_found")
         self.assertError(self.mint(scope="tenant:nowhere", key=self.acme_admin, status=404), "not_found")
@@ -274,6 +339,19 @@ class CapabilityTokenTest(harness.ApiTestCase):
         self.expect(404, "GET", f"/v1/iam/capability-tokens/{minted['id']}", key=self.globex)
         listed = self.expect(200, "GET", "/v1/iam/capability-tokens?resource=bot:b-70", key=self.acme_admin)
         self.assertEqual([t["id"] for t in listed["items"]], [minted["id"]])
+        # Revoked tokens are listed with their revocation; pages of one follow the cursor.
+        more = [self.mint("bot:b-70") for _ in range(2)]
+        self.expect(200, "DELETE", f"/v1/iam/capability-tokens/{more[0]['id']}", key=self.revoker)
+        seen, cursor = [], ""
+        for _ in range(5):
+            page = self.expect(200, "GET", f"/v1/iam/capability-tokens?resource=bot:b-70&limit=1&cursor={cursor}",
+                               key=self.acme_admin)
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual([t["id"] for t in seen], sorted([minted["id"]] + [m["id"] for m in more]))
+        self.assertEqual([t["revoked_at"] is not None for t in seen if t["id"] == more[0]["id"]], [True])
         self.expect(404, "GET", "/v1/iam/capability-tokens?scope=tenant:acme", key=self.globex)
         self.assertEqual(self.expect(200, "GET", "/v1/iam/capability-tokens?resource=bot:b-70",
                                      key=self.globex)["items"], [])
@@ -301,7 +379,9 @@ class CapabilityTokenTest(harness.ApiTestCase):
         gone = self.mint("bot:b-91")
         self.expect(200, "POST", "/v1/iam/capability-tokens:revoke-resource",
                     {"capability": CHAT, "resource": "bot:b-91"}, key=self.revoker)
+        after = self.mint("bot:b-91")
         self.server.restart()
+        self.assertTrue(self.ask(after["token"], resource="bot:b-91")["allowed"], "minted after the revocation")
         self.assertTrue(self.ask(kept["token"], resource="bot:b-90")["allowed"])
         self.assertDenied(self.ask(dropped["token"], resource="bot:b-90"), "token_revoked")
         self.assertDenied(self.ask(gone["token"], resource="bot:b-91"), "token_resource_revoked")

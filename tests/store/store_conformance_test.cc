@@ -469,7 +469,8 @@ TEST_P(StoreConformanceTest, CapabilityTokenRowsRoundTripAndUpdate) {
                                  .issued_by = "user:alice",
                                  .issued_at = 100,
                                  .expires_at = 200,
-                                 .revision = 1};
+                                 .revision = 1,
+                                 .credential = "key_alice"};
   const CapabilityTokenRow bare{.id = "cap_2", .capability = "scaibot:chat", .resource = "bot:b-43"};
   const ResourceRevocationRow revocation{.capability = "scaibot:chat",
                                          .resource = "bot:b-42",

@@ -202,12 +202,13 @@ CREATE TABLE resource_revocations (
 );
 )sql";
 
-// Revocations by revision: a token remembers the revision that minted it, and a resource
-// revocation is scoped (a tenant revokes only its own tokens) and takes effect for tokens
+// Revocations by revision: a token remembers the revision that minted it (and the credential
+// that minted it, whose revocation ends it), and a resource revocation is scoped (a tenant revokes only its own tokens) and takes effect for tokens
 // minted before its own revision. No server version wrote resource_revocations before this
 // migration (the revoke endpoint arrived with it), so the table is recreated, not copied.
 constexpr const char* kMigration6 = R"sql(
 ALTER TABLE capability_tokens ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE capability_tokens ADD COLUMN credential TEXT NOT NULL DEFAULT '';
 DROP TABLE resource_revocations;
 CREATE TABLE resource_revocations (
   seq        INTEGER PRIMARY KEY,

@@ -108,12 +108,12 @@ constexpr std::string_view kSelectSigningKeys =
 constexpr std::string_view kCapabilityTokenExists = "SELECT 1 FROM capability_tokens WHERE id = ?";
 constexpr std::string_view kInsertCapabilityToken =
     "INSERT INTO capability_tokens (id, capability, resource, scope, visitor, issued_by, "
-    "issued_at, expires_at, revoked_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "issued_at, expires_at, revoked_at, revision, credential) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr std::string_view kRevokeCapabilityToken =
     "UPDATE capability_tokens SET revoked_at = ? WHERE id = ?";
 constexpr std::string_view kSelectCapabilityTokens =
     "SELECT id, capability, resource, scope, visitor, issued_by, issued_at, expires_at, "
-    "revoked_at, revision FROM capability_tokens ORDER BY seq";
+    "revoked_at, revision, credential FROM capability_tokens ORDER BY seq";
 constexpr std::string_view kUpsertResourceRevocation =
     "INSERT INTO resource_revocations (capability, resource, scope, revoked_at, revoked_by, revision) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (capability, resource, scope) DO UPDATE SET "
@@ -291,7 +291,7 @@ class OpWriter {
     return InsertNew(db_, Exists(db_, kCapabilityTokenExists, r.id), "capability token " + r.id,
                      kInsertCapabilityToken, r.id, r.capability, r.resource, r.scope, r.visitor,
                      r.issued_by, r.issued_at, r.expires_at, r.revoked_at,
-                     static_cast<std::int64_t>(r.revision));
+                     static_cast<std::int64_t>(r.revision), r.credential);
   }
   Status operator()(const RevokeCapabilityToken& op) {
     return ChangedOne(Execute(db_, kRevokeCapabilityToken, op.revoked_at, op.id),
@@ -422,7 +422,8 @@ Result<CapabilityTokenRow> ReadCapabilityToken(const SqliteStatement& s) {
                             .issued_at = s.Int64(6),
                             .expires_at = s.Int64(7),
                             .revoked_at = s.Int64(8),
-                            .revision = s.UInt64(9)};
+                            .revision = s.UInt64(9),
+                            .credential = s.Text(10)};
 }
 
 Result<ResourceRevocationRow> ReadResourceRevocation(const SqliteStatement& s) {
