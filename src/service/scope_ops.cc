@@ -170,10 +170,15 @@ Result<json::object> IamService::PutModule(const Caller& c, std::string_view mod
                                         "; a registration may not go back to version " + std::to_string(manifest->version))
           .WithReason("stale_version");
     }
+    // A new version takes the old one's place: the registry keeps the order of first
+    // registration, as the store does (and so a node that loads the store agrees).
     std::vector<Manifest> all;
-    for (const Manifest& m : old.manifests())
-      if (m.module != module) all.push_back(m);
-    all.push_back(*manifest);
+    bool replaced = false;
+    for (const Manifest& m : old.manifests()) {
+      replaced = replaced || m.module == module;
+      all.push_back(m.module == module ? *manifest : m);
+    }
+    if (!replaced) all.push_back(*manifest);
     auto reg = Registry::Build(std::move(all), &old);
     if (!reg) return reg.error();
     Status set = t.mutation.SetRegistry(*reg);

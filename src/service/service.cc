@@ -215,6 +215,17 @@ Result<Caller> IamService::Authenticate(std::string_view bearer) const {
 
 Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<Status(Txn&)>& build) {
   std::lock_guard lock(write_mu_);
+  // Another node may commit between this node's last catch-up and the store write: the store
+  // then refuses the change (revision_conflict), and it is built again on the caught-up state.
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    auto revision = CommitOnce(c, build);
+    if (revision || revision.error().reason() != "revision_conflict" || attempt == kAttempts) return revision;
+    if (auto caught_up = CatchUpLocked(); !caught_up) return Err(caught_up.error());
+  }
+}
+
+Result<std::uint64_t> IamService::CommitOnce(const Caller& c, const std::function<Status(Txn&)>& build) {
   std::shared_ptr<const ServiceState> base = state();
   Txn t(*base, clock_.Now());
   SCAIGRID_RETURN_IF_ERROR(build(t));
@@ -240,12 +251,12 @@ Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<St
   t.change.actor = c.principal;
   t.change.request_id = c.request_id;
   t.change.at = t.now;
+  t.change.base_revision = base->snapshot->revision();
   auto revision = store_->Apply(t.change);
   if (!revision) return Err(revision.error());
   if (*revision != next->snapshot->revision()) {
-    // Someone else wrote to the store (not possible with one node): reload from it.
-    SCAIGRID_RETURN_IF_ERROR(LoadFromStore());
-    return *revision;
+    return Err(Status::Internal("the store applied revision " + std::to_string(*revision) + " for a change built on " +
+                                std::to_string(base->snapshot->revision())));
   }
   next->directory = std::move(t.directory);
   Publish(next);

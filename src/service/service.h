@@ -90,6 +90,11 @@ class IamService {
   std::shared_ptr<const ServiceState> state() const { return state_.load(std::memory_order_acquire); }
   std::uint64_t revision() const { return state()->snapshot->revision(); }
 
+  // Applies the changes other nodes committed since this node's revision, in revision order,
+  // and publishes the result; returns the revision reached. Errors: the store's (kUnavailable
+  // when it cannot be reached: the node keeps answering from the state it has).
+  Result<std::uint64_t> CatchUp();
+
   // Waits until the published revision is at least `revision`, for at most the configured
   // min_revision_wait. Returns the state then current (which may still be older).
   std::shared_ptr<const ServiceState> WaitForRevision(std::uint64_t revision) const;
@@ -211,8 +216,10 @@ class IamService {
   Status SubmitDurable(store::AuditEvent event, PendingAudit* pending);
   IamService(std::unique_ptr<store::Store> store, ServiceOptions options, const Clock& clock);
   Status LoadFromStore();
+  Result<std::uint64_t> CatchUpLocked();  // CatchUp with write_mu_ held
   // Runs `build` on a transaction of the current state; persists and publishes it.
   Result<std::uint64_t> Commit(const Caller& c, const std::function<Status(Txn&)>& build);
+  Result<std::uint64_t> CommitOnce(const Caller& c, const std::function<Status(Txn&)>& build);
   void Publish(std::shared_ptr<const ServiceState> next);
 
   // Audit events for every op of an applied change (Commit); waits for their durability.

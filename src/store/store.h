@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -167,6 +168,10 @@ struct Change {
   std::string actor;       // who asked, for the log
   std::string request_id;  // which request, for the log
   Time at = 0;
+  // When set, the revision the change was built on: Apply refuses it (kFailedPrecondition,
+  // reason "revision_conflict", nothing applied) when the store has moved past it — another
+  // node committed first. Not logged.
+  std::optional<std::uint64_t> base_revision;
 };
 
 class Store {
@@ -180,7 +185,8 @@ class Store {
   // Applies every op of `change` in order, in one transaction, and returns the new
   // revision (the previous + 1). Durable once it returns: survives kill -9.
   // Errors (nothing is applied): those named on each op (kAlreadyExists, kNotFound),
-  // kInvalidArgument (an empty change), kUnavailable, kInternal.
+  // kFailedPrecondition with reason "revision_conflict" (change.base_revision is not the
+  // latest revision), kInvalidArgument (an empty change), kUnavailable, kInternal.
   virtual Result<std::uint64_t> Apply(const Change& change) = 0;
 
   // The latest revision.

@@ -84,6 +84,9 @@ class Mutation {
   // The new snapshot's revision (default: base revision + 1).
   void set_revision(std::uint64_t revision) { next_.revision_ = revision; }
 
+  // The registry as of the changes made so far.
+  const Registry& registry() const { return next_.registry(); }
+
   // The new snapshot. The Mutation must not be used afterwards.
   std::shared_ptr<const Snapshot> Finish();
 

@@ -798,12 +798,17 @@ Result<std::uint64_t> SqliteStore::Apply(const Change& change) {
   // transaction's destructor rolls everything back.
   SQLITE_STORE_ASSIGN_OR_RETURN(SqliteTransaction tx,
                                 SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate));
+  SQLITE_STORE_ASSIGN_OR_RETURN(const std::uint64_t previous, ReadRevision(db));
+  if (change.base_revision && *change.base_revision != previous) {
+    return Err(Status::FailedPrecondition("change built on revision " + std::to_string(*change.base_revision) +
+                                          ", but the store is at revision " + std::to_string(previous))
+                   .WithReason("revision_conflict"));
+  }
   OpWriter writer(db);
   for (const Op& op : change.ops) {
     Status applied = std::visit(writer, op);
     if (!applied.ok()) return Err(std::move(applied));
   }
-  SQLITE_STORE_ASSIGN_OR_RETURN(const std::uint64_t previous, ReadRevision(db));
   const std::uint64_t revision = previous + 1;
   Result<int> logged =
       Execute(db, kInsertChange, revision, change.at, change.actor, change.request_id, body);
