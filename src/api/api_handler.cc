@@ -198,7 +198,14 @@ std::optional<HttpResponse> ApiHandler::Handle(const HttpRequest& req, const htt
     return r;
   }
   if (req.method == "GET" && req.path == "/readyz") {
-    HttpResponse r = JsonResponse(200, json::object{{"status", "ready"}, {"revision", service_.revision()}});
+    // Not ready while the store is unreachable: a load balancer sends changes elsewhere, while
+    // checks here still answer from the last applied state (its revision is in the body).
+    const Status health = service_.Health();
+    HttpResponse r = JsonResponse(health.ok() ? 200 : 503,
+                                  health.ok() ? json::object{{"status", "ready"}, {"revision", service_.revision()}}
+                                              : json::object{{"status", "unavailable"},
+                                                             {"reason", health.message()},
+                                                             {"revision", service_.revision()}});
     r.route = "/readyz";
     return r;
   }

@@ -143,4 +143,31 @@ Result<std::uint64_t> IamService::CatchUpLocked() {
   }
 }
 
+Status IamService::Health() const {
+  std::lock_guard lock(health_mu_);
+  return health_;
+}
+
+void IamService::Follow(std::stop_token stop) {
+  auto set_health = [&](Status s) {
+    std::lock_guard lock(health_mu_);
+    if (s.ok() != health_.ok()) {
+      if (s.ok()) spdlog::info("store reachable again; following changes from revision {}", revision());
+      else spdlog::warn("store unreachable: {}; answering from revision {}", s.message(), revision());
+    }
+    health_ = std::move(s);
+  };
+  while (!stop.stop_requested()) {
+    auto woken = store_->WaitForChange(options_.follow_interval);
+    if (stop.stop_requested()) break;
+    if (!woken) {
+      set_health(woken.error());
+      std::this_thread::sleep_for(options_.follow_interval);  // a lost connection fails fast
+      continue;
+    }
+    auto reached = CatchUp();
+    set_health(reached ? Status::Ok() : reached.error());
+  }
+}
+
 }  // namespace scaigrid::iam::service

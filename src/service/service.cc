@@ -91,10 +91,17 @@ Result<std::unique_ptr<IamService>> IamService::Open(std::unique_ptr<store::Stor
   if (Status st = s->audit_->Start(); !st.ok()) return Err(st);
   if (Status st = s->ReconcileChangeEvents(); !st.ok()) return Err(st);
   if (Status st = s->EnsureSigningKey(); !st.ok()) return Err(st);
+  if (s->options_.follow_interval.count() > 0) {
+    s->follower_ = std::jthread([svc = s.get()](std::stop_token stop) { svc->Follow(std::move(stop)); });
+  }
   return s;
 }
 
 IamService::~IamService() {
+  if (follower_.joinable()) {
+    follower_.request_stop();
+    follower_.join();
+  }
   if (audit_) audit_->Stop();
 }
 

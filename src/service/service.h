@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "scaigrid/iam/engine.h"
 #include "audit/writer.h"
@@ -58,6 +59,9 @@ struct ServiceOptions {
   // key is verified as a JWT access token and its `sub` becomes user:<sub>.
   std::optional<auth::JwtVerifier> jwt;
   std::chrono::milliseconds audit_wait{5000};  // then 503: fail closed
+  // Several nodes on one store: how long the follower waits for a change notification before
+  // it looks at the change log anyway (also the longest a poll-only store lags). 0: no follower.
+  std::chrono::milliseconds follow_interval{250};
 };
 
 // Audit events a request submitted that must be durable before it is answered, when the
@@ -94,6 +98,10 @@ class IamService {
   // and publishes the result; returns the revision reached. Errors: the store's (kUnavailable
   // when it cannot be reached: the node keeps answering from the state it has).
   Result<std::uint64_t> CatchUp();
+
+  // OK while this node can reach its store; otherwise the follower's last error (kUnavailable):
+  // the node still answers checks from the state it has (its revision), but is not ready.
+  Status Health() const;
 
   // Waits until the published revision is at least `revision`, for at most the configured
   // min_revision_wait. Returns the state then current (which may still be older).
@@ -252,6 +260,12 @@ class IamService {
   std::atomic<std::shared_ptr<const ServiceState>> state_;
   mutable std::mutex publish_mu_;  // only for WaitForRevision
   mutable std::condition_variable published_;
+
+  // The follower: applies other nodes' changes as the store announces them (follow.cc).
+  void Follow(std::stop_token stop);
+  mutable std::mutex health_mu_;
+  Status health_;
+  std::jthread follower_;  // last member: stopped and joined first
 };
 
 }  // namespace scaigrid::iam::service

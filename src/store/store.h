@@ -11,11 +11,13 @@
 // serialized by the implementation.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -195,6 +197,14 @@ class Store {
   // Applied changes with revision > `after`, in revision order, at most `limit`.
   virtual Result<std::vector<std::pair<std::uint64_t, Change>>> ChangesSince(std::uint64_t after,
                                                                              size_t limit) = 0;
+
+  // Blocks until another connection may have applied a change, or `timeout` passes; true when
+  // woken by a change. A follower calls ChangesSince after it either way, so a backend without
+  // notifications just sleeps (this default). Errors: kUnavailable (connection lost).
+  virtual Result<bool> WaitForChange(std::chrono::milliseconds timeout) {
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
 
   // ---- Audit log: append-only. No method updates or deletes an event.
 

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "service/service.h"
@@ -45,10 +46,13 @@ class FollowTest : public testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  std::unique_ptr<IamService> OpenNode() {
+  // A node without its follower thread (the tests call CatchUp), unless `follow` is given.
+  std::unique_ptr<IamService> OpenNode(std::chrono::milliseconds follow = std::chrono::milliseconds(0)) {
     auto store = store::SqliteStore::Open((dir_ / "iam.db").string());
     EXPECT_TRUE(store.has_value()) << store.error().message();
-    auto node = IamService::Open(std::move(*store), ServiceOptions{SCAIGRID_SOURCE_DIR "/manifests"}, clock_);
+    ServiceOptions options{SCAIGRID_SOURCE_DIR "/manifests"};
+    options.follow_interval = follow;
+    auto node = IamService::Open(std::move(*store), std::move(options), clock_);
     EXPECT_TRUE(node.has_value()) << node.error().message();
     return std::move(*node);
   }
@@ -196,6 +200,22 @@ TEST_F(FollowTest, ACommitOnAStaleStateIsBuiltAgainOnTheCaughtUpOne) {
   EXPECT_EQ((*project)["revision"].as_uint64(), behind + 2);
   ASSERT_TRUE(a_->CatchUp().has_value());
   EXPECT_EQ(Digest(*a_), Digest(*b_));
+}
+
+TEST_F(FollowTest, TheFollowerAppliesAnotherNodesChangesByItself) {
+  std::unique_ptr<IamService> c = OpenNode(std::chrono::milliseconds(20));
+  Must(a_->CreateScope(Admin(*a_), ScopeKind::kTenant, json::parse(R"({"id":"acme"})")), "tenant on A");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (c->revision() < a_->revision() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(c->revision(), a_->revision()) << "the follower did not catch up within 5 s";
+  EXPECT_TRUE(c->Health().ok());
+  EXPECT_TRUE(c->GetScope(Admin(*c), ScopeKind::kTenant, "acme").has_value());
+  // A check with min_revision on the follower waits for the change rather than missing it.
+  Must(a_->CreateScope(Admin(*a_), ScopeKind::kProject, json::parse(R"({"id":"web","tenant":"acme"})")), "project");
+  json::object q{{"permission", "iam:scopes:read"}, {"scope", "project:web"}, {"min_revision", a_->revision()}};
+  EXPECT_TRUE(Must(c->Check(Admin(*c), q), "check")["allowed"].as_bool());
 }
 
 TEST_F(FollowTest, TheStoreRefusesAChangeBuiltOnAnOldRevision) {
