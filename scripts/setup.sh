@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libcli11-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev sqlite3 libsodium-dev libssl-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev sqlite3 postgresql libpq-dev libsodium-dev libssl-dev libspdlog-dev libfmt-dev
   curl wrk nginx-light python3 openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm

@@ -1,4 +1,5 @@
-// `scaigrid-iam serve` and `scaigrid-iam bootstrap`: the server on its SQLite store.
+// `scaigrid-iam serve` and `scaigrid-iam bootstrap`: the server on its SQLite store, or on
+// PostgreSQL with --database (several nodes share one database).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "cli/commands.h"
 #include "http/http_server.h"
 #include "service/service.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace scaigrid::iam::cli {
@@ -22,6 +24,7 @@ namespace {
 
 struct ServeOptions {
   std::string data = "./data";
+  std::string database;  // postgresql://… (empty: SQLite in `data`)
   std::string listen = "127.0.0.1:8080";
   std::string manifests = "manifests";
   std::string openapi = "docs/openapi.yaml";
@@ -74,12 +77,35 @@ Status ApplyConfigFile(const std::string& path, CLI::App& cmd) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, const Clock& clock) {
+// Where the state lives, for the start-up line: never the database URL's password.
+std::string StoreName(const ServeOptions& o) {
+  if (o.database.empty()) return "data " + o.data;
+  const auto scheme = o.database.find("://");
+  const auto at = o.database.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return "database " + o.database;
+  return "database " + o.database.substr(0, scheme + 3) + "…@" + o.database.substr(at + 1);
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const ServeOptions& o) {
+  if (!o.database.empty()) {
+    if (!o.database.starts_with("postgresql://") && !o.database.starts_with("postgres://")) {
+      return Err(Status::InvalidArgument("--database must be a postgresql:// URL (without it, the SQLite store in --data is used)"));
+    }
+    auto store = store::PostgresStore::Open(o.database);
+    if (!store) return Err(store.error());
+    return std::unique_ptr<store::Store>(std::move(*store));
+  }
   std::error_code ec;
   std::filesystem::create_directories(o.data, ec);
   if (ec) return Err(Status(StatusCode::kUnavailable, "cannot create data directory '" + o.data + "': " + ec.message()));
   auto store = store::SqliteStore::Open(o.data + "/scaigrid.db", o.sync == "normal" ? store::SqliteStore::Sync::kNormal
                                                                                    : store::SqliteStore::Sync::kFull);
+  if (!store) return Err(store.error());
+  return std::unique_ptr<store::Store>(std::move(*store));
+}
+
+Result<std::unique_ptr<service::IamService>> OpenService(const ServeOptions& o, const Clock& clock) {
+  auto store = OpenStore(o);
   if (!store) return Err(store.error());
   service::ServiceOptions options{o.manifests};
   if (!o.oidc_config.empty()) {
@@ -155,7 +181,7 @@ int RunServe(const ServeOptions& o, CliContext& context) {
     PrintError(context.err, port.error());
     return kExitError;
   }
-  context.out << "scaigrid-iam listening on " << listen->first << ":" << *port << " (data " << o.data
+  context.out << "scaigrid-iam listening on " << listen->first << ":" << *port << " (" << StoreName(o)
               << ", revision " << (*svc)->revision() << ")" << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -183,6 +209,9 @@ int RunBootstrap(const ServeOptions& o, CliContext& context) {
 
 void AddDataOptions(CLI::App& cmd, ServeOptions& o) {
   cmd.add_option("--data", o.data, "Directory of the SQLite store")->envname("SCAIGRID_DATA")->capture_default_str();
+  cmd.add_option("--database", o.database,
+                 "PostgreSQL URL (postgresql://user:password@host:port/db) shared by several nodes; instead of --data")
+      ->envname("SCAIGRID_DATABASE");
   cmd.add_option("--manifests", o.manifests, "Manifests registered on first start")
       ->envname("SCAIGRID_MANIFESTS")
       ->capture_default_str();

@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "postgres_test_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 #include "store/store_test_util.h"
@@ -964,7 +965,8 @@ TEST_P(StoreConformanceTest, AuditLogAndChangesAreIndependent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
-                         ::testing::Values(Backend{"Sqlite", OpenSqlite}),
+                         ::testing::Values(Backend{"Sqlite", OpenSqlite},
+                                           Backend{"Postgres", OpenPostgresForDir}),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });
