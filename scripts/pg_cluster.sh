@@ -12,6 +12,9 @@
 #                                  connections: postgresql://postgres@127.0.0.1:PORT/postgres
 #   pg_cluster.sh stop DIR         stops it (immediate shutdown) and removes DIR/data, DIR/url;
 #                                  the server log DIR/server.log stays. Nothing running is fine.
+#   pg_cluster.sh pause DIR        stops the server (fast shutdown) and keeps its data: a database
+#                                  outage for the several-nodes tests
+#   pg_cluster.sh resume DIR       starts the paused server again, on the same port
 #
 # Run as root, the server runs as the `postgres` system user (initdb refuses root): DIR is
 # chowned to it, and DIR's parents must let it through. ctest runs `start` as the fixture
@@ -153,6 +156,25 @@ EOF
     [ "$#" -eq 2 ] || usage
     stop_cluster
     echo "pg_cluster: stopped the cluster in $dir"
+    ;;
+  pause)
+    [ "$#" -eq 2 ] || usage
+    [ -f "$dir/url" ] || { echo "pg_cluster: no cluster in $dir" >&2; exit 1; }
+    run "$bindir/pg_ctl" -D "$data" stop -m fast -w -t 60 >/dev/null
+    echo "pg_cluster: paused the cluster in $dir"
+    ;;
+  resume)
+    [ "$#" -eq 2 ] || usage
+    [ -f "$dir/url" ] || { echo "pg_cluster: no cluster in $dir" >&2; exit 1; }
+    url="$(cat "$dir/url")"
+    p="${url##*:}"
+    p="${p%%/*}"
+    if ! run "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $p" start >/dev/null 2>&1; then
+      echo "pg_cluster: the server did not start again on port $p; its log, $log:" >&2
+      tail -n 30 "$log" >&2 || true
+      exit 1
+    fi
+    echo "pg_cluster: resumed the cluster in $dir on port $p"
     ;;
   *)
     usage

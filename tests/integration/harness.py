@@ -65,6 +65,7 @@ class Server:
         self.data = os.path.join(self._tmp.name, "data")
         self.start_timeout = start_timeout
         self.extra_args = []  # more `serve` flags, e.g. ["--oidc-config", path]
+        self.database = None  # a postgresql:// URL: the store, instead of the data directory
         self.proc = None
         self.port = None
         self.admin_key = None
@@ -76,7 +77,7 @@ class Server:
 
     def bootstrap(self):
         r = subprocess.run(
-            [self.bin, "bootstrap", "--data", self.data, "--manifests", self.manifests],
+            [self.bin, "bootstrap", *self._store_args(), "--manifests", self.manifests],
             capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             raise RuntimeError(f"bootstrap failed ({r.returncode}): {r.stdout}\n{r.stderr}")
@@ -85,6 +86,9 @@ class Server:
             raise RuntimeError(f"bootstrap printed no key: {r.stdout!r}")
         self.admin_key = m.group(1)
         return self.admin_key
+
+    def _store_args(self):
+        return ["--database", self.database] if self.database else ["--data", self.data]
 
     def start(self):
         if self.proc is not None:
@@ -96,7 +100,7 @@ class Server:
         self._stderr_path = os.path.join(self._tmp.name, f"serve{self._log_index}.err")
         with open(self._stdout_path, "wb") as out, open(self._stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [self.bin, "serve", "--data", self.data, "--listen", "127.0.0.1:0",
+                [self.bin, "serve", *self._store_args(), "--listen", "127.0.0.1:0",
                  "--manifests", self.manifests, "--threads", "2", *self.extra_args],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
         deadline = time.monotonic() + self.start_timeout

@@ -240,6 +240,17 @@ PgConn::~PgConn() = default;
 
 bool PgConn::ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
 
+bool PgConn::Alive() {
+  if (!ok()) return false;
+  // A server that shut down sent a FATAL message and closed the socket: the first read takes
+  // the message, the second meets the end of the stream and marks the connection bad.
+  // Nothing pending: each returns at once (libpq's sockets do not block).
+  for (int i = 0; i < 2; ++i)
+    if (PQconsumeInput(conn_.get()) == 0) return false;
+  while (PGnotify* n = PQnotifies(conn_.get())) PQfreemem(n);  // not ours to keep (state conns do not LISTEN)
+  return ok();
+}
+
 Status PgConn::Reconnect() {
   PQreset(conn_.get());
   if (!ok()) return ConnectionError("cannot reconnect");

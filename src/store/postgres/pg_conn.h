@@ -121,6 +121,11 @@ class PgConn {
 
   // True unless libpq has seen the connection fail.
   bool ok() const;
+  // Reads whatever the server sent since the last statement, without blocking, so that a
+  // connection the server closed while it was idle (a restart, an administrator's
+  // pg_terminate_backend) is seen as failed now rather than at the next statement; then
+  // ok(). Idle connections only (not inside a transaction or with a result pending).
+  bool Alive();
   // Re-establishes a failed connection (same parameters). kUnavailable when it cannot.
   [[nodiscard]] Status Reconnect();
 

@@ -186,7 +186,9 @@ Status ChangedOne(const Result<PgResult>& result, const std::string& what) {
 }
 
 // Re-establishes `conn` when libpq has seen it fail (the previous call returned kUnavailable).
-Status Ready(PgConn& conn) { return conn.ok() ? Status::Ok() : conn.Reconnect(); }
+// Before a statement on an idle connection: reconnects one that failed, or that the server
+// closed while it was idle (so the first statement after a database restart succeeds).
+Status Ready(PgConn& conn) { return conn.Alive() ? Status::Ok() : conn.Reconnect(); }
 
 Result<std::uint64_t> ReadRevision(PgConn& conn) {
   POSTGRES_STORE_ASSIGN_OR_RETURN(const PgResult result, conn.Exec(kSelectRevision));
