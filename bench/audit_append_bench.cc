@@ -4,6 +4,9 @@
 //
 //   audit_append_bench [google benchmark flags]
 //   SCAIGRID_BENCH_DIR=/path audit_append_bench   (default: a new directory under /tmp)
+//   SCAIGRID_BENCH_BACKEND=postgres SCAIGRID_PG_URL=postgresql://… audit_append_bench
+//       the same on PostgresStore: each run on a new database of that server (bench/nodes_bench.sh
+//       starts a throwaway cluster and runs this)
 //
 // Each run appends kRunEvents events of bench/audit_bench_events.h to a new store file:
 // - BM_StoreAppend/B: SqliteStore::AppendAudit in batches of B events (one transaction and
@@ -25,7 +28,9 @@
 
 #include "audit/writer.h"
 #include "audit_bench_events.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "postgres_test_db.h"
 
 namespace scaigrid::iam::store {
 namespace {
@@ -41,10 +46,23 @@ void Die(const std::string& what, const Status& status) {
 
 std::string g_dir;
 
-// A new, empty store file for one run.
-std::unique_ptr<SqliteStore> FreshStore() {
+bool UsePostgres() {
+  const char* backend = std::getenv("SCAIGRID_BENCH_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "postgres";
+}
+
+// A new, empty store for one run: a file, or a database on the PostgreSQL server.
+std::unique_ptr<Store> FreshStore() {
   static int n = 0;
-  const std::string path = g_dir + "/append-" + std::to_string(++n) + ".db";
+  ++n;
+  if (UsePostgres()) {
+    Result<std::string> url = FreshPostgresDatabase("scaigrid_bench_append_" + std::to_string(n));
+    if (!url) Die("creating a database", url.error());
+    Result<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(*url);
+    if (!store) Die("opening " + *url, store.error());
+    return *std::move(store);
+  }
+  const std::string path = g_dir + "/append-" + std::to_string(n) + ".db";
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
   if (!store) Die("opening " + path, store.error());
@@ -62,7 +80,7 @@ void BM_StoreAppend(benchmark::State& state) {
   const std::vector<AuditEvent> events = MakeEvents(1, kRunEvents);
   for (auto _ : state) {
     state.PauseTiming();
-    std::unique_ptr<SqliteStore> store = FreshStore();
+    std::unique_ptr<Store> store = FreshStore();
     std::vector<std::vector<AuditEvent>> batches;
     for (std::uint64_t i = 0; i < kRunEvents; i += batch_size) {
       batches.emplace_back(events.begin() + static_cast<std::ptrdiff_t>(i),
@@ -88,7 +106,7 @@ void BM_WriterAppend(benchmark::State& state) {
   const std::vector<AuditEvent> events = MakeEvents(1, kRunEvents);
   for (auto _ : state) {
     state.PauseTiming();
-    std::unique_ptr<SqliteStore> store = FreshStore();
+    std::unique_ptr<Store> store = FreshStore();
     audit::AuditWriter writer(*store, {});
     if (Status s = writer.Start(); !s.ok()) Die("starting the writer", s);
     state.ResumeTiming();
@@ -131,6 +149,7 @@ int main(int argc, char** argv) {
     g_dir = tmpl;
   }
   benchmark::AddCustomContext("audit_events_per_run", std::to_string(scaigrid::iam::store::kRunEvents));
+  benchmark::AddCustomContext("backend", scaigrid::iam::store::UsePostgres() ? "postgres" : "sqlite");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (env == nullptr || *env == '\0') std::filesystem::remove_all(g_dir);

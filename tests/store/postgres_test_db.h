@@ -1,5 +1,5 @@
-// Test support for the PostgreSQL tests (tests only): where the throwaway cluster is, and a
-// database per test.
+// Test support for the PostgreSQL tests (and the benches that run on the same throwaway
+// cluster): where the cluster is, and a database per test.
 //
 // ctest starts the cluster (test postgres_cluster_start, a FIXTURES_SETUP that every Postgres
 // test requires; scripts/pg_cluster.sh) and writes its URL to a file; the tests read it from
