@@ -24,4 +24,7 @@ void AddServeCommands(CLI::App& app, CliContext& context);
 // audit verify, audit query, audit export.
 void AddAuditCommands(CLI::App& app, CliContext& context);
 
+// export, import (store_commands.cc).
+void AddStoreCommands(CLI::App& app, CliContext& context);
+
 }  // namespace scaigrid::iam::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::AddListingCommands(app, context);
   cli::AddServeCommands(app, context);
   cli::AddAuditCommands(app, context);
+  cli::AddStoreCommands(app, context);
   // CLI11 reports usage errors (and --help, --version) by throwing.
   try {
     app.parse(argc, argv);

@@ -19,6 +19,28 @@ CLUSTER = os.path.join(harness.REPO, "scripts", "pg_cluster.sh")
 CONVERGE_S = 5.0  # the bound this test allows; the follower's own is far lower (RESULTS.md)
 
 
+class socket_port:
+    """A free port on 127.0.0.1 (closed again before use)."""
+
+    def __enter__(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        return self.port
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _up(server):
+    try:
+        return server.call("GET", "/healthz", key=None)[0] == 200
+    except OSError:
+        return False
+
+
 def wait_until(fn, timeout=CONVERGE_S, step=0.01):
     deadline = time.monotonic() + timeout
     while True:
@@ -132,6 +154,119 @@ class SeveralNodesTest(unittest.TestCase):
             self.assertTrue(wait_until(lambda: node.revision() >= after["revision"]))
             self.call(node, 200, "GET", "/v1/iam/tenants/after-outage")
             self.call(node, 404, "GET", "/v1/iam/tenants/during-outage")
+
+    def test_0_a_wrong_or_unreachable_database_stops_the_start(self):
+        node = harness.Server()
+        self.addCleanup(node.close)
+        with open(os.path.join(self._pg, "url")) as f:
+            port = f.read().strip().rsplit(":", 1)[1].split("/")[0]
+        for url, says in ((f"postgresql://postgres:s3cret@127.0.0.1:1/postgres", "127.0.0.1:1"),
+                          (f"postgresql://postgres:s3cret@127.0.0.1:{port}/no_such_db", "no_such_db"),
+                          ("mysql://127.0.0.1/iam", "postgresql://")):
+            r = subprocess.run([node.bin, "serve", "--database", url, "--listen", "127.0.0.1:0",
+                                "--manifests", node.manifests], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(r.returncode, 0, r)
+            self.assertIn(says, r.stderr, r.stderr)
+            self.assertNotIn("s3cret", r.stdout + r.stderr, "the password must never be printed")
+
+    def test_6_behind_nginx_with_the_documented_configuration(self):
+        nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
+        work = tempfile.mkdtemp(prefix="scaigrid-nginx-")
+        os.chmod(work, 0o755)
+        os.makedirs(os.path.join(work, "logs"))
+        with socket_port() as listen_port:
+            pass
+        with open(os.path.join(harness.REPO, "deploy", "nginx-scaigrid-iam.conf")) as f:
+            conf = f.read()
+        for i, node in enumerate(self.nodes, start=1):
+            conf = conf.replace(f"server 127.0.0.1:808{i} ", f"server 127.0.0.1:{node.port} ")
+        conf = conf.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{listen_port};")
+        self.assertEqual(conf.count("server 127.0.0.1:808"), 0, "the template's upstreams changed")
+        with open(os.path.join(work, "nginx.conf"), "w") as f:
+            f.write(f"daemon off;\npid {work}/nginx.pid;\nerror_log {work}/logs/error.log warn;\n"
+                    f"events {{ worker_connections 256; }}\n"
+                    f"http {{\naccess_log off;\nclient_body_temp_path {work}/body;\nproxy_temp_path {work}/proxy;\n"
+                    f"{conf}\n}}\n")
+        proc = subprocess.Popen([nginx, "-p", work, "-c", os.path.join(work, "nginx.conf")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: (proc.terminate(), proc.wait(10)))
+        front = harness.Server.__new__(harness.Server)  # a client of nginx's port
+        front.port, front.admin_key = listen_port, self.a.admin_key
+        self.assertTrue(wait_until(lambda: _up(front)), "nginx did not start")
+        made = self.call(front, 201, "POST", "/v1/iam/tenants", {"id": "through-nginx"})
+        check = {"subject": "user:alice", "permission": "scaiecho:transcribe", "scope": "tenant:acme",
+                 "min_revision": made["revision"]}
+        for _ in range(6):  # spread over the nodes by nginx
+            self.assertTrue(self.call(front, 200, "POST", "/v1/iam/check", check)["allowed"])
+            self.call(front, 200, "GET", "/v1/iam/tenants/through-nginx")
+        # One node down: nginx skips it; nothing fails.
+        self.assertEqual(self.b.stop(), 0)
+        try:
+            for _ in range(9):
+                self.assertTrue(self.call(front, 200, "POST", "/v1/iam/check", check)["allowed"])
+                self.call(front, 200, "GET", "/v1/iam/tenants/through-nginx")
+            self.call(front, 201, "POST", "/v1/iam/tenants", {"id": "while-one-node-is-down"})
+        finally:
+            self.b.start()
+
+    def test_7_moving_from_sqlite_to_postgresql(self):
+        """docs/several-nodes.md: export, audit export, import into an empty database, serve."""
+        old = harness.Server()
+        self.addCleanup(old.close)
+        old.start()
+        key = old.admin_key
+        ok = lambda *a, **k: self.call(old, *a, **k)
+        ok(201, "POST", "/v1/iam/tenants", {"id": "moving"})
+        role = ok(201, "POST", "/v1/iam/custom-roles", {"name": "Embedders", "scope": "tenant:moving",
+                                                       "module_permissions": ["scaibot:embed:issue", "scaibot:chat"]})
+        ok(201, "POST", "/v1/iam/bindings", {"subject": "user:mover", "role": role["id"], "scope": "tenant:moving"})
+        mover_key = ok(201, "POST", "/v1/iam/api-keys", {"owner": "user:mover", "name": "m", "scope": "tenant:moving"})["key"]
+        token = ok(201, "POST", "/v1/iam/capability-tokens", {"capability": "scaibot:chat", "resource": "bot:b-1"},
+                   key=mover_key)["token"]
+        revision = old.revision()
+        self.assertEqual(old.stop(), 0)
+        work = tempfile.mkdtemp(prefix="scaigrid-move-")
+        state, audit = os.path.join(work, "state.json"), os.path.join(work, "audit.jsonl")
+        run = lambda *args: subprocess.run([old.bin, *args], capture_output=True, text=True, timeout=120)
+        r = run("export", "--data", old.data, "--out", state)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(state).st_mode & 0o777, 0o600, "the export holds key material")
+        r = run("audit", "export", "--data", old.data, "--out", audit)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self._pg, "url")) as f:
+            server_url = f.read().strip()
+        subprocess.run(["psql", server_url, "-q", "-c", "CREATE DATABASE moved"], check=True, capture_output=True)
+        url = server_url.rsplit("/", 1)[0] + "/moved"
+        r = run("import", state, "--audit", audit, "--database", url)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"the store is at revision {revision}", r.stdout)
+        self.assertIn("chain intact", r.stdout)
+        again = run("import", state, "--audit", audit, "--database", url)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("imported 0 change(s)", again.stdout)
+        self.assertIn("imported 0 audit event(s)", again.stdout)
+        # Into a database with another history: refused, nothing changed.
+        other = run("import", state, "--database", server_url)
+        self.assertNotEqual(other.returncode, 0)
+        self.assertIn("another history", other.stderr)
+
+        new = harness.Server()
+        self.addCleanup(new.close)
+        new.database, new.admin_key = url, key
+        new.start()
+        self.assertEqual(new.revision(), revision)
+        self.call(new, 200, "GET", "/v1/iam/tenants/moving")
+        answer = self.call(new, 200, "POST", "/v1/iam/check",
+                           {"token": token, "permission": "scaibot:chat", "resource": {"id": "bot:b-1"}})
+        self.assertTrue(answer["allowed"], answer)
+        self.call(new, 200, "GET", "/v1/iam/me/permissions", key=mover_key)
+        events = all_events(new)
+        prev = ""
+        for i, e in enumerate(events, start=1):
+            self.assertEqual((e["seq"], e["prev_hash"], e["hash"]), (i, prev, chain_hash(e)), e)
+            prev = e["hash"]
+        self.assertFalse(any("recovered" in (e.get("details") or {}) for e in events if isinstance(e.get("details"), dict)),
+                         "every change's event came with the audit log: nothing to recover")
 
     def test_5_three_writers_make_one_audit_chain(self):
         events = all_events(self.a)
