@@ -217,28 +217,39 @@ Status IamService::AuditChange(const Caller& c, const ServiceState& before, cons
 }
 
 Status IamService::ReconcileChangeEvents() {
-  // The last change that has its events: change events are module "iam", without a decision,
-  // with an "iam." action and the revision in their details, written in revision order. Only
-  // the service writes module "iam" events now; a log from before that rule may hold module
-  // events under "iam" too, which are skipped.
-  std::uint64_t audited = 0;
+  // Which changes have their events: change events are module "iam", without a decision, with
+  // an "iam." action and the revision in their details. With several nodes they are not
+  // appended in revision order (node A commits 10, node B commits and logs 11, then A logs
+  // 10), so the revisions seen are collected, newest first, until they are a reorder window
+  // below the newest; every change of the log above that floor that was not seen is logged.
+  // Only the service writes module "iam" events now; a log from before that rule may hold
+  // module events under "iam" too, which are skipped.
+  constexpr std::uint64_t kReorderWindow = 4096;
+  std::set<std::uint64_t> seen;
+  std::uint64_t top = 0;
+  bool below_window = false;
   store::AuditQuery query{.module = "iam", .decision = "", .descending = true, .limit = 1000};
-  for (bool found = false; !found;) {
+  while (!below_window) {
     Result<store::AuditPage> page = store_->QueryAudit(query);
     if (!page) return page.error();
     for (const store::AuditEvent& e : page->events) {
       boost::system::error_code ec;
       json::value d = json::parse(e.details, ec);
       const json::value* rev = ec || !d.is_object() ? nullptr : d.as_object().if_contains("revision");
-      if (e.action.starts_with("iam.") && rev != nullptr && (rev->is_uint64() || rev->is_int64())) {
-        audited = rev->to_number<std::uint64_t>();
-        found = true;
+      if (!e.action.starts_with("iam.") || rev == nullptr || !(rev->is_uint64() || rev->is_int64())) continue;
+      const std::uint64_t r = rev->to_number<std::uint64_t>();
+      top = std::max(top, r);
+      if (top > kReorderWindow && r <= top - kReorderWindow) {
+        below_window = true;
         break;
       }
+      seen.insert(r);
     }
-    if (found || !page->more) break;
+    if (below_window || !page->more) break;
     query.after_seq = page->events.back().seq;
   }
+  // Revisions at or below the floor are taken as logged: the log reached below the window.
+  std::uint64_t audited = below_window ? top - kReorderWindow : 0;
   auto st = state();
   std::optional<audit::AuditWriter::Ticket> wait_for;
   for (;;) {
@@ -246,6 +257,8 @@ Status IamService::ReconcileChangeEvents() {
     if (!changes) return changes.error();
     if (changes->empty()) break;
     for (const auto& [revision, change] : *changes) {
+      audited = revision;
+      if (seen.contains(revision)) continue;
       Caller who{change.actor};
       who.request_id = change.request_id;
       // The first start's module registration is logged here, normally: its before is known
@@ -261,7 +274,6 @@ Status IamService::ReconcileChangeEvents() {
         wait_for = *ticket;
       }
       if (!first_start) spdlog::warn("audit: change at revision {} had no audit events; logged them from the change log", revision);
-      audited = revision;
     }
   }
   if (wait_for) return audit_->Wait(*wait_for, options_.audit_wait);

@@ -218,6 +218,32 @@ TEST_F(FollowTest, TheFollowerAppliesAnotherNodesChangesByItself) {
   EXPECT_TRUE(Must(c->Check(Admin(*c), q), "check")["allowed"].as_bool());
 }
 
+TEST_F(FollowTest, AChangeWithoutEventsBelowAnotherNodesLoggedChangeIsLoggedAtStart) {
+  // Node "X" commits revision N and dies before logging it; node B then commits and logs N+1.
+  auto raw = store::SqliteStore::Open((dir_ / "iam.db").string());
+  ASSERT_TRUE(raw.has_value());
+  const std::uint64_t n = *(*raw)->Revision() + 1;
+  store::Change lost{.ops = {store::PutScope{{"tenant:ghost", "platform", "", 1}}}, .actor = "user:root", .at = 1};
+  ASSERT_EQ((*raw)->Apply(lost).value(), n);
+  ASSERT_TRUE(b_->CatchUp().has_value());
+  Must(b_->CreateScope(Admin(*b_), ScopeKind::kTenant, json::parse(R"({"id":"after"})")), "tenant on B");
+  auto ghost_events = [&](IamService& node) {
+    std::vector<std::pair<std::string, std::string>> q{{"resource", "tenant:ghost"}, {"action", "iam.scope.create"}};
+    return Must(node.QueryAuditEvents(Admin(node), q), "audit query")["items"].as_array();
+  };
+  ASSERT_TRUE(ghost_events(*b_).empty());
+  // The next node to start logs revision N, though a newer change (N+1) has its events.
+  std::unique_ptr<IamService> c = OpenNode();
+  const json::array events = ghost_events(*c);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("details").at("revision").to_number<std::uint64_t>(), n);
+  EXPECT_TRUE(events[0].at("details").as_object().contains("recovered"));
+  // And only once: another start finds nothing to do.
+  c.reset();
+  c = OpenNode();
+  EXPECT_EQ(ghost_events(*c).size(), 1u);
+}
+
 TEST_F(FollowTest, TheStoreRefusesAChangeBuiltOnAnOldRevision) {
   auto store = store::SqliteStore::Open((dir_ / "iam.db").string());
   ASSERT_TRUE(store.has_value());
