@@ -77,13 +77,15 @@ Status ApplyConfigFile(const std::string& path, CLI::App& cmd) {
   return Status::Ok();
 }
 
-// Where the state lives, for the start-up line: never the database URL's password.
+// Where the state lives, for the start-up line: the database's host, port and name only —
+// never its user, password or parameters.
 std::string StoreName(const ServeOptions& o) {
   if (o.database.empty()) return "data " + o.data;
-  const auto scheme = o.database.find("://");
-  const auto at = o.database.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return "database " + o.database;
-  return "database " + o.database.substr(0, scheme + 3) + "…@" + o.database.substr(at + 1);
+  std::string rest = o.database;
+  if (const auto scheme = rest.find("://"); scheme != std::string::npos) rest = rest.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('?'));
+  if (const auto slash = rest.find('/'), at = rest.rfind('@', slash); at != std::string::npos) rest = rest.substr(at + 1);
+  return "PostgreSQL " + rest;
 }
 
 Result<std::unique_ptr<store::Store>> OpenStore(const ServeOptions& o) {

@@ -10,6 +10,9 @@
 
 #include <boost/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -85,14 +88,20 @@ int RunExport(const StoreOptions& o, CliContext& context) {
   json::object doc{{"scaigrid_export", kExportFormat}, {"revision", after}, {"changes", std::move(changes)}};
   std::ofstream file;
   if (!o.out.empty()) {
-    // It holds API key hashes and the capability-token signing keys: readable by its owner only.
+    // It holds API key hashes and the capability-token signing keys: created readable by its
+    // owner only (never, even for a moment, with the umask's mode).
     std::filesystem::remove(o.out);
+    const int fd = ::open(o.out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      PrintError(context.err, Status::NotFound("cannot create '" + o.out + "'"));
+      return kExitError;
+    }
+    ::close(fd);
     file.open(o.out, std::ios::binary | std::ios::trunc);
     if (!file) {
       PrintError(context.err, Status::NotFound("cannot write '" + o.out + "'"));
       return kExitError;
     }
-    std::filesystem::permissions(o.out, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
   std::ostream& out = o.out.empty() ? context.out : file;
   out << json::serialize(doc) << "\n";
@@ -147,6 +156,10 @@ Result<std::pair<std::uint64_t, std::uint64_t>> ImportAudit(store::Store& target
   auto last = target.LastAuditEvent();
   if (!last) return Err(last.error());
   const std::uint64_t held = *last ? (*last)->seq : 0;
+  // The file must continue the target's chain exactly: its event at the target's last seq
+  // is the target's last event, and each later event links to the one before. Checked line by
+  // line before anything is appended after a mismatch (the log is append-only).
+  std::string tail_hash = *last ? (*last)->hash : std::string();
   std::uint64_t skipped = 0, appended = 0, line_no = 0;
   std::vector<store::AuditEvent> batch;
   auto flush = [&]() -> Status {
@@ -190,10 +203,23 @@ Result<std::pair<std::uint64_t, std::uint64_t>> ImportAudit(store::Store& target
                             .details = text("details_text"),
                             .prev_hash = text("prev_hash"),
                             .hash = text("hash")};
-    if (event.seq <= held) {
-      ++skipped;  // already there (an earlier import); the chain check below compares it
+    if (event.seq < held) {
+      ++skipped;  // already there (an earlier import); VerifyChain below checks the whole log
       continue;
     }
+    if (event.seq == held) {
+      if (event.hash != tail_hash) {
+        return Err(Status::FailedPrecondition(where + "event " + std::to_string(held) +
+                                              " differs from the target's: the target's audit log is another one"));
+      }
+      ++skipped;
+      continue;
+    }
+    if (event.prev_hash != tail_hash) {
+      return Err(Status::FailedPrecondition(where + "event " + std::to_string(event.seq) +
+                                            " does not follow the target's log (prev_hash differs)"));
+    }
+    tail_hash = event.hash;
     batch.push_back(std::move(event));
     if (batch.size() == 1000) SCAIGRID_RETURN_IF_ERROR(flush());
   }

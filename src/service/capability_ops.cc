@@ -142,6 +142,7 @@ Result<json::object> IamService::RotateSigningKey(const Caller& c) {
   std::string kid;
   json::array retired;
   auto rev = Commit(c, [&](Txn& t) -> Status {
+    retired.clear();  // a build may run again (revision_conflict): start from nothing
     const Snapshot& s = *t.base.snapshot;
     SCAIGRID_RETURN_IF_ERROR(Require(s, c, kSigningKeysManage, "platform", t.now));
     for (store::SigningKeyRow& row : t.directory.signing_keys) {

@@ -128,6 +128,7 @@ Result<std::uint64_t> IamService::CatchUpLocked() {
           // The log and this node disagree: the store is the truth.
           spdlog::warn("revision {}: could not replay a change ({}); reloading the whole state from the store",
                        revision, s.message());
+          replay_reloads_.fetch_add(1, std::memory_order_relaxed);
           SCAIGRID_RETURN_IF_ERROR(LoadFromStore());
           return state()->snapshot->revision();
         }

@@ -1,8 +1,11 @@
 #include "service/service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "auth/api_key.h"
 #include "scaigrid/iam/time_format.h"
 #include "service/service_internal.h"
+#include "store/change_codec.h"
 
 #include <algorithm>
 #include <fstream>
@@ -120,9 +123,10 @@ Status IamService::LoadFromStore() {
       change.ops.push_back(store::PutModule{{m.module, m.version, text.str(), clock_.Now()}});
     }
     if (change.ops.empty()) return Status::NotFound("no manifests in '" + options_.manifests_dir + "'");
+    change.base_revision = 0;  // several nodes may start on an empty database at once
     auto rev = store_->Apply(change);
-    if (!rev) return rev.error();
-    return LoadFromStore();
+    if (!rev && rev.error().reason() != "revision_conflict") return rev.error();
+    return LoadFromStore();  // registered, by this node or by another
   }
   std::vector<Manifest> manifests;
   for (const auto& m : st.modules) {
@@ -222,8 +226,11 @@ Result<Caller> IamService::Authenticate(std::string_view bearer) const {
 
 Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<Status(Txn&)>& build) {
   std::lock_guard lock(write_mu_);
-  // Another node may commit between this node's last catch-up and the store write: the store
-  // then refuses the change (revision_conflict), and it is built again on the caught-up state.
+  // Built on the newest state the store has, so that a change another node just made (a scope,
+  // a binding) is seen by this one's checks: one indexed read of the change log.
+  if (auto caught_up = CatchUpLocked(); !caught_up) return Err(caught_up.error());
+  // Another node may still commit between this catch-up and the store write: the store then
+  // refuses the change (revision_conflict), and it is built again on the caught-up state.
   constexpr int kAttempts = 5;
   for (int attempt = 1;; ++attempt) {
     auto revision = CommitOnce(c, build);
@@ -260,6 +267,17 @@ Result<std::uint64_t> IamService::CommitOnce(const Caller& c, const std::functio
   t.change.at = t.now;
   t.change.base_revision = base->snapshot->revision();
   auto revision = store_->Apply(t.change);
+  if (!revision && revision.error().code() == StatusCode::kUnavailable) {
+    // The connection failed, perhaps during the commit: did the change land? It did when the
+    // change log holds it at the next revision (same ops, actor, request id and time).
+    auto landed = store_->ChangesSince(base->snapshot->revision(), 1);
+    if (landed && landed->size() == 1 && landed->front().first == base->snapshot->revision() + 1 &&
+        store::EncodeChange(landed->front().second) == store::EncodeChange(t.change)) {
+      spdlog::warn("revision {}: the store reported {}, but the change was committed", landed->front().first,
+                   revision.error().message());
+      revision = landed->front().first;
+    }
+  }
   if (!revision) return Err(revision.error());
   if (*revision != next->snapshot->revision()) {
     return Err(Status::Internal("the store applied revision " + std::to_string(*revision) + " for a change built on " +

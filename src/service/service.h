@@ -99,6 +99,10 @@ class IamService {
   // when it cannot be reached: the node keeps answering from the state it has).
   Result<std::uint64_t> CatchUp();
 
+  // How many times CatchUp could not replay a logged change and reloaded the whole state
+  // instead (a disagreement between the log and this node; 0 in a healthy service).
+  std::uint64_t replay_reloads() const { return replay_reloads_.load(std::memory_order_relaxed); }
+
   // OK while this node can reach its store; otherwise the follower's last error (kUnavailable):
   // the node still answers checks from the state it has (its revision), but is not ready.
   Status Health() const;
@@ -263,6 +267,7 @@ class IamService {
 
   // The follower: applies other nodes' changes as the store announces them (follow.cc).
   void Follow(std::stop_token stop);
+  std::atomic<std::uint64_t> replay_reloads_{0};
   mutable std::mutex health_mu_;
   Status health_;
   std::jthread follower_;  // last member: stopped and joined first

@@ -168,6 +168,14 @@ class SeveralNodesTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, r)
             self.assertIn(says, r.stderr, r.stderr)
             self.assertNotIn("s3cret", r.stdout + r.stderr, "the password must never be printed")
+        # Started with a password and parameters in the URL: the start-up line names only the
+        # host, port and database.
+        with_password = f"postgresql://postgres:s3cret@127.0.0.1:{port}/postgres?application_name=probe"
+        node.database, node.admin_key = with_password, self.a.admin_key
+        node.start()
+        self.assertIn(f"(PostgreSQL 127.0.0.1:{port}/postgres, revision", node.logs())
+        self.assertNotIn("s3cret", node.logs())
+        node.stop()
 
     def test_6_behind_nginx_with_the_documented_configuration(self):
         nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
@@ -249,6 +257,23 @@ class SeveralNodesTest(unittest.TestCase):
         other = run("import", state, "--database", server_url)
         self.assertNotEqual(other.returncode, 0)
         self.assertIn("another history", other.stderr)
+
+        # A target whose audit log went its own way (it was served before the audit import):
+        # the import refuses to append, and appends nothing.
+        subprocess.run(["psql", server_url, "-q", "-c", "CREATE DATABASE diverged"], check=True, capture_output=True)
+        diverged_url = server_url.rsplit("/", 1)[0] + "/diverged"
+        self.assertEqual(run("import", state, "--database", diverged_url).returncode, 0)
+        early = harness.Server()
+        self.addCleanup(early.close)
+        early.database, early.admin_key = diverged_url, key
+        early.start()  # logs the imported changes as recovered: its own audit log
+        before = len(all_events(early))
+        self.assertEqual(early.stop(), 0)
+        refused = run("import", state, "--audit", audit, "--database", diverged_url)
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+        self.assertIn("the target's audit log is another one", refused.stderr)
+        early.start()
+        self.assertEqual(len(all_events(early)), before, "nothing appended")
 
         new = harness.Server()
         self.addCleanup(new.close)

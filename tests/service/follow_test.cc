@@ -166,6 +166,7 @@ TEST_F(FollowTest, AFollowerEndsAtTheStateOfAFreshLoad) {
   auto reached = b_->CatchUp();
   ASSERT_TRUE(reached.has_value()) << reached.error().message();
   EXPECT_EQ(*reached, a_->revision());
+  EXPECT_EQ(b_->replay_reloads(), 0u) << "every change must replay, not fall back to a reload";
   std::unique_ptr<IamService> fresh = OpenNode();
   const std::string expected = Digest(*fresh);
   EXPECT_EQ(Digest(*b_), expected);
@@ -190,8 +191,9 @@ TEST_F(FollowTest, ACommitOnAStaleStateIsBuiltAgainOnTheCaughtUpOne) {
   Must(a_->CreateScope(root_a, ScopeKind::kTenant, json::parse(R"({"id":"acme"})")), "tenant on A");
   const std::uint64_t behind = b_->revision();
   ASSERT_LT(behind, a_->revision());
-  // B has not seen tenant acme: its change is refused by the store, caught up and rebuilt —
-  // which now sees the tenant (a duplicate is a conflict, a child is fine).
+  // B has not applied tenant acme yet: a change on B is built on the caught-up state, so it
+  // sees the tenant (a duplicate is a conflict, a child is fine). (A change that still races
+  // another node's is refused by the store: TheStoreRefusesAChangeBuiltOnAnOldRevision.)
   auto dup = b_->CreateScope(root_b, ScopeKind::kTenant, json::parse(R"({"id":"acme"})"));
   ASSERT_FALSE(dup.has_value());
   EXPECT_EQ(dup.error().code(), StatusCode::kAlreadyExists) << dup.error().message();
