@@ -50,12 +50,20 @@ bool PlainId(std::string_view v) {
          std::all_of(v.begin(), v.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
 }
 
-// OK when `resource` is "<type>:<id>" of the capability's resource type.
-Status CheckResourceType(const CapabilitySpec& spec, std::string_view capability, std::string_view resource) {
-  const std::string type = spec.resource + ":";
-  if (resource.starts_with(type) && resource.size() > type.size()) return Status::Ok();
-  return Status::InvalidArgument("capability " + std::string(capability) + " is about resources '" + type +
-                                 "<id>', not " + Quote(resource));
+// The registered capability named `capability`, when `resource` is "<type>:<id>" of its
+// resource type. Errors: kInvalidArgument (unknown_capability, or a resource of another type).
+Result<const CapabilitySpec*> CapabilityFor(const Registry& registry, std::string_view capability,
+                                            std::string_view resource) {
+  const CapabilitySpec* spec = FindCapability(registry, capability);
+  if (spec == nullptr) {
+    return Err(Status::InvalidArgument("unknown capability " + Quote(capability) + " (registered: " +
+                                       KnownCapabilities(registry) + ")")
+                   .WithReason("unknown_capability"));
+  }
+  const std::string type = spec->resource + ":";
+  if (resource.starts_with(type) && resource.size() > type.size()) return spec;
+  return Err(Status::InvalidArgument("capability " + std::string(capability) + " is about resources '" + type +
+                                     "<id>', not " + Quote(resource)));
 }
 
 // True when `scope` is `ancestor` or lies below it.
@@ -188,13 +196,9 @@ Result<json::object> IamService::MintCapabilityToken(const Caller& c, const json
   json::object out;
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
-    const CapabilitySpec* spec = FindCapability(s.registry(), *capability);
-    if (spec == nullptr) {
-      return Status::InvalidArgument("unknown capability " + Quote(*capability) + " (registered: " +
-                                     KnownCapabilities(s.registry()) + ")")
-          .WithReason("unknown_capability");
-    }
-    SCAIGRID_RETURN_IF_ERROR(CheckResourceType(*spec, *capability, *resource));
+    auto found = CapabilityFor(s.registry(), *capability, *resource);
+    if (!found) return found.error();
+    const CapabilitySpec* spec = *found;
     const std::int64_t max_ttl = spec->max_ttl_seconds;
     const std::int64_t life = ttl.value_or(std::min(kDefaultTtlSeconds, max_ttl));
     if (life > max_ttl) {
@@ -273,13 +277,9 @@ Result<json::object> IamService::RevokeCapabilityResource(const Caller& c, const
   json::object out;
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
-    const CapabilitySpec* spec = FindCapability(s.registry(), *capability);
-    if (spec == nullptr) {
-      return Status::InvalidArgument("unknown capability " + Quote(*capability) + " (registered: " +
-                                     KnownCapabilities(s.registry()) + ")")
-          .WithReason("unknown_capability");
-    }
-    SCAIGRID_RETURN_IF_ERROR(CheckResourceType(*spec, *capability, *resource));
+    auto found = CapabilityFor(s.registry(), *capability, *resource);
+    if (!found) return found.error();
+    const CapabilitySpec* spec = *found;
     if (!s.FindScope(where)) return Hidden("scope", where);
     if (!Holds(s, c, spec->revoke_key.value, where, t.now)) {
       return Refuse(s, c, *spec, spec->revoke_key.value, where, "scope", where, t.now);

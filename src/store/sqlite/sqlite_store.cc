@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/change_codec.h"
+#include "store/scope_order.h"
 #include "store/sqlite/sqlite_audit_postings.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_migrations.h"
@@ -676,42 +677,6 @@ Status CollectAuditEvents(SqliteDb& db, const AuditQueryPlan& plan, const AuditS
   return Status::Ok();
 }
 
-// Orders `scopes` (in insertion order) parents first: by depth in the parent chain, where a
-// scope whose parent is not among them has depth 0; stable within a depth. A cycle (only
-// possible with corrupt data) is cut where the walk finds it.
-std::vector<ScopeRow> ParentsFirst(std::vector<ScopeRow> scopes) {
-  std::unordered_map<std::string_view, std::size_t> index;
-  for (std::size_t i = 0; i < scopes.size(); ++i) index.emplace(scopes[i].scope, i);
-  constexpr int kUnknown = -1;
-  constexpr int kOnPath = -2;
-  std::vector<int> depth(scopes.size(), kUnknown);
-  std::vector<std::size_t> path;
-  for (std::size_t start = 0; start < scopes.size(); ++start) {
-    // Walk up until a scope of known depth, a root, or a scope already on this walk.
-    int base = -1;  // depth of the scope above the top of `path`
-    for (std::size_t i = start; depth[i] == kUnknown;) {
-      depth[i] = kOnPath;
-      path.push_back(i);
-      auto parent = index.find(scopes[i].parent);
-      if (parent == index.end() || depth[parent->second] == kOnPath) break;
-      if (depth[parent->second] >= 0) {
-        base = depth[parent->second];
-        break;
-      }
-      i = parent->second;
-    }
-    for (auto it = path.rbegin(); it != path.rend(); ++it) depth[*it] = ++base;
-    path.clear();
-  }
-  std::vector<std::size_t> order(scopes.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&depth](std::size_t a, std::size_t b) { return depth[a] < depth[b]; });
-  std::vector<ScopeRow> sorted;
-  sorted.reserve(scopes.size());
-  for (std::size_t i : order) sorted.push_back(std::move(scopes[i]));
-  return sorted;
-}
 
 // WAL: readers do not block the writer and a commit is one append to the log.
 // synchronous=FULL (Sync::kFull, the default): the WAL is fsynced at every commit, so an
