@@ -312,6 +312,62 @@ Status PgConn::ExecScript(const char* sql) {
   return Check(result.get(), sql);
 }
 
+Status PgConn::CopyIn(const char* copy_sql, std::string_view data) {
+  PgResult started(PQexec(conn_.get(), copy_sql));
+  if (PQresultStatus(started.get()) != PGRES_COPY_IN) return Check(started.get(), copy_sql);
+  // Sent in pieces of 1 MiB: libpq buffers what it cannot write yet (blocking connection).
+  constexpr std::size_t kPiece = 1 << 20;
+  for (std::size_t at = 0; at < data.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, data.size() - at);
+    if (PQputCopyData(conn_.get(), data.data() + at, static_cast<int>(n)) != 1) {
+      return ConnectionError("sending COPY data");
+    }
+  }
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1) return ConnectionError("ending COPY");
+  Status status = Status::Ok();
+  while (pg_result* r = PQgetResult(conn_.get())) {
+    PgResult result(r);
+    if (status.ok()) status = Check(result.get(), copy_sql);
+  }
+  return status;
+}
+
+PgBinaryCopy::PgBinaryCopy() {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with its NUL
+  data_.append(kSignature, 11);
+  Int32(0);  // flags
+  Int32(0);  // header extension length
+}
+
+void PgBinaryCopy::Int32(std::int32_t v) {
+  const auto u = static_cast<std::uint32_t>(v);
+  const char bytes[4] = {static_cast<char>(u >> 24), static_cast<char>(u >> 16), static_cast<char>(u >> 8),
+                         static_cast<char>(u)};
+  data_.append(bytes, 4);
+}
+
+void PgBinaryCopy::BeginRow(int fields) {
+  const auto u = static_cast<std::uint16_t>(fields);
+  const char bytes[2] = {static_cast<char>(u >> 8), static_cast<char>(u)};
+  data_.append(bytes, 2);
+}
+
+void PgBinaryCopy::Add(std::string_view bytes) {
+  Int32(static_cast<std::int32_t>(bytes.size()));
+  data_.append(bytes);
+}
+
+void PgBinaryCopy::Add(std::int64_t value) {
+  Int32(8);
+  const auto u = static_cast<std::uint64_t>(value);
+  for (int shift = 56; shift >= 0; shift -= 8) data_.push_back(static_cast<char>(u >> shift));
+}
+
+std::string PgBinaryCopy::Finish() {
+  data_.append("\xff\xff", 2);  // the trailer: a field count of -1
+  return std::move(data_);
+}
+
 // ---- PgTransaction
 
 Result<PgTransaction> PgTransaction::Begin(PgConn& conn, const char* begin) {
@@ -337,19 +393,5 @@ Status PgTransaction::Commit() {
   return Status::Internal(conn->target() + ": the transaction was rolled back at commit");
 }
 
-std::string PgMultiRowInsert(std::string_view insert, std::size_t columns, std::size_t rows) {
-  std::string sql(insert);
-  sql.reserve(insert.size() + rows * columns * 7);
-  std::size_t n = 1;
-  for (std::size_t r = 0; r < rows; ++r) {
-    sql += r == 0 ? "(" : ", (";
-    for (std::size_t c = 0; c < columns; ++c) {
-      if (c != 0) sql += ", ";
-      sql += "$" + std::to_string(n++);
-    }
-    sql += ")";
-  }
-  return sql;
-}
 
 }  // namespace scaigrid::iam::store

@@ -71,6 +71,24 @@ class PgParams {
   std::deque<std::array<char, 8>> integers_;  // stable storage for the integers' bytes
 };
 
+// Rows in PostgreSQL's binary COPY format (https://www.postgresql.org/docs/current/sql-copy.html,
+// "Binary Format"): the header, then per row its field count and each field as a 32-bit length
+// and its bytes (bytea: the bytes; int8: 8 bytes, big-endian), then the trailer (Finish).
+class PgBinaryCopy {
+ public:
+  PgBinaryCopy();
+  void BeginRow(int fields);
+  void Add(std::string_view bytes);
+  void Add(std::int64_t value);
+  void Add(std::uint64_t value) { Add(static_cast<std::int64_t>(value)); }
+  // The whole input, with its trailer; the object must not be used afterwards.
+  std::string Finish();
+
+ private:
+  void Int32(std::int32_t v);
+  std::string data_;
+};
+
 // The rows of one statement. Move-only.
 class PgResult {
  public:
@@ -115,6 +133,11 @@ class PgConn {
   // Runs `sql` (one statement, values as $n parameters) and returns its rows in binary form.
   [[nodiscard]] Result<PgResult> Exec(const std::string& sql, const PgParams& params);
   [[nodiscard]] Result<PgResult> Exec(const std::string& sql);
+  // Runs `copy_sql` (a constant `COPY … FROM STDIN`) and sends `data` as its input, in
+  // PostgreSQL's format for it (e.g. PgBinaryCopy's). Errors: the statement's or the
+  // connection's, with the server's message.
+  [[nodiscard]] Status CopyIn(const char* copy_sql, std::string_view data);
+
   // Runs constant SQL text without parameters (DDL, BEGIN / COMMIT, LISTEN); several
   // statements separated by ';' are allowed. Never pass text built from values.
   [[nodiscard]] Status ExecScript(const char* sql);
@@ -171,9 +194,5 @@ class PgTransaction {
   PgConn* conn_;  // null once committed or moved from
 };
 
-// `insert` followed by `rows` tuples of `columns` parameters, numbered on from tuple to tuple:
-// PgMultiRowInsert("INSERT INTO t (a, b) VALUES ", 2, 3) is
-// "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)". One statement for many rows.
-std::string PgMultiRowInsert(std::string_view insert, std::size_t columns, std::size_t rows);
 
 }  // namespace scaigrid::iam::store

@@ -135,14 +135,14 @@ constexpr const char* kSelectResourceRevocations =
     "SELECT capability, resource, scope, revoked_at, revoked_by, revision "
     "FROM resource_revocations ORDER BY seq";
 
-// The audit_events columns, in AuditEvent order (ReadAuditEvent and AddAuditEvent follow it).
+// The audit_events columns, in AuditEvent order (ReadAuditEvent and AppendAudit's COPY follow it).
 #define POSTGRES_STORE_AUDIT_COLUMNS                                                       \
   "seq, id, time_us, module, action, decision, actor_user_id, actor_type, credential_id, " \
   "tenant, resource_id, request_id, source_ip, details, prev_hash, hash"
 constexpr std::size_t kAuditColumns = 16;
 
-constexpr const char* kInsertAuditEvents =
-    "INSERT INTO audit_events (" POSTGRES_STORE_AUDIT_COLUMNS ") VALUES ";
+constexpr const char* kCopyAuditEvents =
+    "COPY audit_events (" POSTGRES_STORE_AUDIT_COLUMNS ") FROM STDIN (FORMAT binary)";
 constexpr const char* kLockAuditAppend = "SELECT pg_advisory_xact_lock($1)";
 constexpr const char* kSelectLastAuditSeqAndTime =
     "SELECT seq, time_us FROM audit_events ORDER BY seq DESC LIMIT 1";
@@ -435,24 +435,6 @@ Result<AuditEvent> ReadAuditEvent(const PgResult& r, int i) {
 }
 
 // Adds the texts without copying them: `e` must outlive the statement's execution.
-void AddAuditEvent(PgParams& p, const AuditEvent& e) {
-  p.Add(e.seq)
-      .Add(e.id)
-      .Add(e.time_us)
-      .Add(e.module)
-      .Add(e.action)
-      .Add(e.decision)
-      .Add(e.actor_user_id)
-      .Add(e.actor_type)
-      .Add(e.credential_id)
-      .Add(e.tenant)
-      .Add(e.resource_id)
-      .Add(e.request_id)
-      .Add(e.source_ip)
-      .Add(e.details)
-      .Add(e.prev_hash)
-      .Add(e.hash);
-}
 
 // Appends the events of `result` to `events`.
 Status ReadAuditRows(const PgResult& result, std::vector<AuditEvent>& events) {
@@ -681,20 +663,20 @@ Status PostgresStore::AppendAudit(const std::vector<AuditEvent>& events) {
                                       std::to_string(first.time_us) + ", before the stored seq " +
                                       std::to_string(last_seq) + "'s " + std::to_string(last_time));
   }
-  // Full chunks share one statement text; the rest is one shorter statement.
-  static const std::string kFullChunk =
-      PgMultiRowInsert(kInsertAuditEvents, kAuditColumns, kAuditEventsPerInsert);
-  for (std::size_t at = 0; at < events.size();) {
-    const std::size_t rows = std::min(kAuditEventsPerInsert, events.size() - at);
-    PgParams params;
-    params.Reserve(rows * kAuditColumns);
-    for (std::size_t i = at; i < at + rows; ++i) AddAuditEvent(params, events[i]);
-    const std::string sql = rows == kAuditEventsPerInsert
-                                ? kFullChunk
-                                : PgMultiRowInsert(kInsertAuditEvents, kAuditColumns, rows);
-    SCAIGRID_RETURN_IF_ERROR(Done(conn.Exec(sql, params)));
-    at += rows;
+  // One COPY for the whole batch (binary: no parsing of values on either side).
+  PgBinaryCopy copy;
+  for (const AuditEvent& e : events) {
+    copy.BeginRow(static_cast<int>(kAuditColumns));
+    copy.Add(e.seq);
+    for (const std::string* f : {&e.id}) copy.Add(*f);
+    copy.Add(e.time_us);
+    for (const std::string* f : {&e.module, &e.action, &e.decision, &e.actor_user_id, &e.actor_type,
+                                 &e.credential_id, &e.tenant, &e.resource_id, &e.request_id, &e.source_ip,
+                                 &e.details, &e.prev_hash, &e.hash}) {
+      copy.Add(*f);
+    }
   }
+  SCAIGRID_RETURN_IF_ERROR(conn.CopyIn(kCopyAuditEvents, copy.Finish()));
   return tx->Commit();
 }
 

@@ -71,9 +71,8 @@ class PostgresStore final : public Store {
   // One transaction per call, under a transaction-level advisory lock (appenders on every node
   // take turns): reads the last stored seq and time, requires the first seq to be exactly the
   // last + 1, consecutive seqs and times that do not decrease (kFailedPrecondition otherwise,
-  // with SqliteStore's messages, nothing appended), then inserts the events
-  // kAuditEventsPerInsert per multi-row INSERT. An empty batch is a no-op.
-  static constexpr std::size_t kAuditEventsPerInsert = 500;
+  // with SqliteStore's messages, nothing appended), then writes the events with one binary
+  // COPY. An empty batch is a no-op.
   [[nodiscard]] Status AppendAudit(const std::vector<AuditEvent>& events) override;
   [[nodiscard]] Result<std::optional<AuditEvent>> LastAuditEvent() override;
   // Exactly SqliteStore's answers. One statement: since / until become seq bounds (the first
