@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "store/change_codec.h"
-#include "store/scope_order.h"
+#include "store/backend_rules.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/postgres_migrations.h"
 
@@ -446,32 +446,6 @@ Status ReadAuditRows(const PgResult& result, std::vector<AuditEvent>& events) {
   return Status::Ok();
 }
 
-// kFailedPrecondition unless `events` have consecutive seqs and non-decreasing times, each
-// seq within the bigint range the column holds (SqliteStore's rule and messages).
-Status CheckAuditBatch(const std::vector<AuditEvent>& events) {
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const AuditEvent& e = events[i];
-    if (e.seq == 0 || e.seq > kMaxInt64) {
-      return Status::FailedPrecondition("audit event seq " + std::to_string(e.seq) +
-                                        " is out of range (1 to " + std::to_string(kMaxInt64) +
-                                        ")");
-    }
-    if (i == 0) continue;
-    const AuditEvent& prev = events[i - 1];
-    if (e.seq != prev.seq + 1) {
-      return Status::FailedPrecondition("audit events must have consecutive seqs: seq " +
-                                        std::to_string(e.seq) + " follows seq " +
-                                        std::to_string(prev.seq) + " in the batch");
-    }
-    if (e.time_us < prev.time_us) {
-      return Status::FailedPrecondition(
-          "audit event times must not decrease: seq " + std::to_string(e.seq) + " has time_us " +
-          std::to_string(e.time_us) + ", before seq " + std::to_string(prev.seq) + "'s " +
-          std::to_string(prev.time_us));
-    }
-  }
-  return Status::Ok();
-}
 
 // The query filters and their columns, in the order their parameters are bound.
 struct AuditFilter {

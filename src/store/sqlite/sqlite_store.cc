@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "store/change_codec.h"
-#include "store/scope_order.h"
+#include "store/backend_rules.h"
 #include "store/sqlite/sqlite_audit_postings.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_migrations.h"
@@ -475,32 +475,6 @@ void BindAuditEvent(SqliteStatement& s, const AuditEvent& e) {
       .BindStatic(e.hash);
 }
 
-// kFailedPrecondition unless `events` have consecutive seqs and non-decreasing times, each
-// seq within the int64 range the column holds.
-Status CheckAuditBatch(const std::vector<AuditEvent>& events) {
-  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const AuditEvent& e = events[i];
-    if (e.seq == 0 || e.seq > kMaxSeq) {
-      return Status::FailedPrecondition("audit event seq " + std::to_string(e.seq) +
-                                        " is out of range (1 to " + std::to_string(kMaxSeq) + ")");
-    }
-    if (i == 0) continue;
-    const AuditEvent& prev = events[i - 1];
-    if (e.seq != prev.seq + 1) {
-      return Status::FailedPrecondition("audit events must have consecutive seqs: seq " +
-                                        std::to_string(e.seq) + " follows seq " +
-                                        std::to_string(prev.seq) + " in the batch");
-    }
-    if (e.time_us < prev.time_us) {
-      return Status::FailedPrecondition(
-          "audit event times must not decrease: seq " + std::to_string(e.seq) + " has time_us " +
-          std::to_string(e.time_us) + ", before seq " + std::to_string(prev.seq) + "'s " +
-          std::to_string(prev.time_us));
-    }
-  }
-  return Status::Ok();
-}
 
 // ---- Audit postings and queries.
 

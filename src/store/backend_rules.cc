@@ -1,6 +1,9 @@
-#include "store/scope_order.h"
+#include "store/backend_rules.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -38,6 +41,31 @@ std::vector<ScopeRow> ParentsFirst(std::vector<ScopeRow> scopes) {
   sorted.reserve(scopes.size());
   for (std::size_t i : order) sorted.push_back(std::move(scopes[i]));
   return sorted;
+}
+
+Status CheckAuditBatch(const std::vector<AuditEvent>& events) {
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const AuditEvent& e = events[i];
+    if (e.seq == 0 || e.seq > kMaxSeq) {
+      return Status::FailedPrecondition("audit event seq " + std::to_string(e.seq) +
+                                        " is out of range (1 to " + std::to_string(kMaxSeq) + ")");
+    }
+    if (i == 0) continue;
+    const AuditEvent& prev = events[i - 1];
+    if (e.seq != prev.seq + 1) {
+      return Status::FailedPrecondition("audit events must have consecutive seqs: seq " +
+                                        std::to_string(e.seq) + " follows seq " +
+                                        std::to_string(prev.seq) + " in the batch");
+    }
+    if (e.time_us < prev.time_us) {
+      return Status::FailedPrecondition(
+          "audit event times must not decrease: seq " + std::to_string(e.seq) + " has time_us " +
+          std::to_string(e.time_us) + ", before seq " + std::to_string(prev.seq) + "'s " +
+          std::to_string(prev.time_us));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace scaigrid::iam::store
