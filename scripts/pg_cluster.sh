@@ -3,21 +3,21 @@
 # (/usr/lib/postgresql/<version>/bin; the newest installed version).
 #
 #   pg_cluster.sh start DIR PORT   stops and removes whatever cluster DIR held (a stale one of an
-#                                  aborted run too), creates a fresh one in DIR/data and starts
-#                                  it on 127.0.0.1:PORT only (PORT 0: a free port, picked here),
-#                                  with trust authentication for loopback connections, fsync and
-#                                  synchronous_commit on, its unix socket in DIR (or a short
-#                                  directory under /tmp when DIR's path is too long for one).
+#                                  aborted run too), creates a fresh one in DIR/data (or under
+#                                  /tmp, below) and starts it on 127.0.0.1:PORT only (PORT 0: a
+#                                  free port, picked here), with trust authentication for
+#                                  loopback connections, fsync and synchronous_commit on.
 #                                  Writes the connection URL to DIR/url when it accepts
 #                                  connections: postgresql://postgres@127.0.0.1:PORT/postgres
-#   pg_cluster.sh stop DIR         stops it (immediate shutdown) and removes DIR/data, DIR/url;
-#                                  the server log DIR/server.log stays. Nothing running is fine.
+#   pg_cluster.sh stop DIR         stops it (immediate shutdown) and removes its data and DIR/url.
+#                                  Nothing running is fine.
 #   pg_cluster.sh pause DIR        stops the server (fast shutdown) and keeps its data: a database
 #                                  outage for the several-nodes tests
 #   pg_cluster.sh resume DIR       starts the paused server again, on the same port
 #
 # Run as root, the server runs as the `postgres` system user (initdb refuses root): DIR is
-# chowned to it, and DIR's parents must let it through. ctest runs `start` as the fixture
+# chowned to it; when DIR's parents do not let that user through, the server's files go to a
+# directory under /tmp instead (DIR/server_dir names it; `stop` removes it). ctest runs `start` as the fixture
 # postgres_cluster_start and `stop` as postgres_cluster_stop (tests/store/CMakeLists.txt).
 set -euo pipefail
 
@@ -31,8 +31,14 @@ command="$1"
 dir="$2"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
-data="$dir/data"
-log="$dir/server.log"
+# The server's own files (data, log, socket) live in DIR, or — when the postgres user cannot
+# reach DIR (a checkout in a private home or a mktemp directory) or DIR's path is too long for
+# a unix socket — in a directory under /tmp that DIR/server_dir names.
+server_dir_file="$dir/server_dir"
+srv="$dir"
+[ -f "$server_dir_file" ] && srv="$(cat "$server_dir_file")"
+data="$srv/data"
+log="$srv/server.log"
 
 # The server binaries: the newest /usr/lib/postgresql/<version>/bin with initdb and pg_ctl.
 bindir=""
@@ -57,7 +63,7 @@ if [ "$(id -u)" -eq 0 ]; then
   fi
   as_owner=(runuser -u postgres --)
 fi
-run() { (cd "$dir" && "${as_owner[@]}" "$@"); }
+run() { (cd "$srv" && "${as_owner[@]}" "$@"); }
 
 stop_cluster() {
   if [ -f "$data/postmaster.pid" ]; then
@@ -71,11 +77,12 @@ stop_cluster() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
-  if [ -f "$dir/socket_dir" ]; then
-    rm -rf -- "$(cat "$dir/socket_dir")"
-    rm -f -- "$dir/socket_dir"
-  fi
   rm -rf -- "$data" "$dir/url" "$dir/url.tmp"
+  if [ "$srv" != "$dir" ]; then
+    rm -rf -- "$srv"
+    rm -f -- "$server_dir_file"
+    srv="$dir"
+  fi
 }
 
 free_port() {
@@ -97,20 +104,20 @@ case "$command" in
     [ "$#" -eq 3 ] || usage
     port="$3"
     stop_cluster
+    reachable=yes
     if [ "${#as_owner[@]}" -gt 0 ]; then
       chown postgres: "$dir"
-      if ! runuser -u postgres -- test -w "$dir"; then
-        echo "pg_cluster: the postgres user cannot write to $dir (check the permissions of its parents)" >&2
-        exit 1
-      fi
+      runuser -u postgres -- test -w "$dir" 2>/dev/null || reachable=no
     fi
-    # A unix socket path must fit in 107 bytes: ".s.PGSQL.NNNNN" in DIR, or in a short dir.
-    socket_dir="$dir"
-    if [ "${#dir}" -gt 80 ]; then
-      socket_dir="$(mktemp -d /tmp/scaigrid_pg_XXXXXX)"
-      echo "$socket_dir" >"$dir/socket_dir"
-      [ "${#as_owner[@]}" -eq 0 ] || chown postgres: "$socket_dir"
+    # A unix socket path must fit in 107 bytes: ".s.PGSQL.NNNNN" after the directory.
+    if [ "$reachable" = no ] || [ "${#dir}" -gt 80 ]; then
+      srv="$(mktemp -d /tmp/scaigrid_pg_XXXXXX)"
+      [ "${#as_owner[@]}" -eq 0 ] || chown postgres: "$srv"
+      echo "$srv" >"$server_dir_file"
+      data="$srv/data"
+      log="$srv/server.log"
     fi
+    socket_dir="$srv"
     : >"$log"
     [ "${#as_owner[@]}" -eq 0 ] || chown postgres: "$log"
     if ! run "$bindir/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=trust \
