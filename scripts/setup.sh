@@ -11,6 +11,7 @@ packages=(
   curl wrk nginx-light python3 openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer, ASan and UBSan
 )
 
 sudo_cmd=()
