@@ -1184,8 +1184,8 @@ class Attack:
         if s is None or cred.kind == "cap" or not _canonical_scope(s):
             return
         key = self.m.keys.get(cred.key_id) if cred.kind == "key" else None
-        if key is not None and key.revoked:
-            return
+        if (key is not None and key.revoked) or status == 401:
+            return  # a credential that is no longer valid answers nothing about any scope
         if self.m.visible(cred, s):
             return
         msg = resp.get("error", {}).get("message") if isinstance(resp, dict) and isinstance(resp.get("error"), dict) else None
@@ -1197,12 +1197,12 @@ class Attack:
         i, req, cred, status, resp = ctx
         if not cred.restricted() or req.args.get("owner") != cred.principal or not isinstance(resp, dict):
             return
-        for item in resp.get("items") or []:
-            rk = item.get("permissions") or None
-            rs = item.get("scope")
-            if not self.m.no_broader((rk, rs), cred):
-                self.violate(ctx, "c", f"restricted credential lists its owner's broader key {item.get('id')} "
-                                       f"(permissions={rk}, scope={rs})")
+        broader = [f"{item.get('id')} (permissions={item.get('permissions') or None}, scope={item.get('scope')})"
+                   for item in resp.get("items") or []
+                   if not self.m.no_broader((item.get("permissions") or None, item.get("scope")), cred)]
+        if broader:
+            self.violate(ctx, "c", f"restricted credential lists {len(broader)} of its owner's keys broader "
+                                   f"than itself: {'; '.join(broader[:4])}")
 
     # ---------------------------------------------------------------- (c) judge, then model
 
@@ -1538,6 +1538,7 @@ def _last_wins(raw):
 
 def _category(why):
     """Groups violations: the reason without the varying parts."""
+    why = why.split(" than itself:")[0]
     why = re.sub(r"\[[^\]]*\]|\{[^}]*\}", "[…]", why)
     return re.sub(r"(#\d+|\b\d+\b|[a-z]{5}-[\w.-]+|cr_\w+|key_\w+|evt_\w+)", "…", why)[:160]
 
