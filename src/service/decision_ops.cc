@@ -218,19 +218,22 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
     who = *end_user;
   } else if (subject && *subject != c.principal) {
     if (auto ref = PrincipalRef::Parse(*subject); !ref) return Err(ref.error());
-    if (auto ref = ScopeRef::Parse(where); !ref) return Err(ref.error());
-    // Asking about someone else: iam:check there. A scope the caller cannot see is 404,
-    // like a missing one, so other tenants' scopes cannot be probed.
-    if (s.FindScope(where) && !Holds(s, c, "iam:check", where, now)) {
-      if (!Holds(s, c, "iam:scopes:read", where, now)) return Err(Hidden("scope", where));
-      return Err(Require(s, c, "iam:check", where, now));
-    }
     who = Caller{*subject};
+  }
+  if (auto ref = ScopeRef::Parse(where); !ref) return Err(ref.error());
+  // A scope the caller cannot see answers like a missing one, whoever the check is about, so
+  // other tenants' scopes cannot be probed and no event lands in their logs. Asking about
+  // someone else (a subject) needs iam:check there.
+  const bool about_other = subject && *subject != c.principal;
+  if (!about_other || !Holds(s, c, "iam:check", where, now)) {
+    if (!CanSeeScope(s, c, where, now)) return Err(Hidden("scope", where));
+    if (about_other) return Err(Require(s, c, "iam:check", where, now));
   }
   auto restriction = CallerRestriction(s, who);
   if (!restriction) return Err(restriction.error());
-  CheckInput input{who.principal, where, *permission, *restriction ? &**restriction : nullptr, has_resource,
-                   resource_owner.value_or("")};
+  // CheckInput holds views: the owner's string must outlive the check, so it is a named local.
+  const std::string owner = resource_owner.value_or("");
+  CheckInput input{who.principal, where, *permission, *restriction ? &**restriction : nullptr, has_resource, owner};
   auto request = s.Resolve(input);
   if (!request) return Err(request.error());
   Decision d = s.Check(*request, now);
@@ -293,11 +296,13 @@ Result<json::object> IamService::PrincipalPermissions(const Caller& c, std::stri
   if (scope.empty()) return Err(Status::InvalidArgument("missing query parameter 'scope'"));
   auto st = state();
   Time now = clock_.Now();
+  if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
   if (principal != c.principal) {
-    if (auto ref = ScopeRef::Parse(scope); !ref) return Err(ref.error());
     if (!st->snapshot->FindScope(scope) || !Holds(*st->snapshot, c, "iam:permissions:read", scope, now)) return Err(Hidden("scope", scope));
     return Effective(*st->snapshot, Caller{std::string(principal)}, principal, scope, now);
   }
+  // One's own permissions, at a scope one can see; elsewhere as if it did not exist.
+  if (!CanSeeScope(*st->snapshot, c, scope, now)) return Err(Hidden("scope", scope));
   return Effective(*st->snapshot, c, principal, scope, now);
 }
 

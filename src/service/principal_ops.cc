@@ -35,6 +35,14 @@ bool RelatedToTenant(const Snapshot& s, std::string_view scope, std::string_view
   return false;
 }
 
+// A scope-restricted credential sees its owner's keys only within its scope (an acme-scoped
+// key neither lists nor revokes its owner's globex keys).
+bool KeyInCallersScope(const Snapshot& s, const Caller& c, const store::ApiKeyRow& key) {
+  if (c.restrict_scope.empty()) return true;
+  auto r = s.MakeRestriction({}, key.scope);
+  return r && ScopeNotBroader(s, c, *r);
+}
+
 }  // namespace
 
 Result<json::object> IamService::CreateGroup(const Caller& c, const json::value& body) {
@@ -90,6 +98,10 @@ Result<json::object> IamService::AddMember(const Caller& c, std::string_view gro
     if (mref->kind == PrincipalKind::kServiceAccount) {
       const store::PrincipalRow* sa = t.base.directory.principals.Find(member);
       if (sa == nullptr || sa->tenant != (*row)->tenant) return Hidden("principal", member);
+    }
+    // The grant rule: a new member receives every key the group's bindings give, where they give it.
+    if (auto gid = t.base.snapshot->FindPrincipal(group)) {
+      SCAIGRID_RETURN_IF_ERROR(CheckGrants(*t.base.snapshot, c, GrantsThroughGroup(*t.base.snapshot, *gid, t.now), t.now));
     }
     Status added = t.mutation.AddMember(group, member);
     if (!added.ok()) return std::move(added).WithReason("already_exists");
@@ -162,9 +174,10 @@ Result<json::object> IamService::CreateBinding(const Caller& c, const json::valu
       const store::CustomRoleRow* cr = t.base.directory.roles.Find(row.role);
       if (cr == nullptr || !Holds(s, c, "iam:roles:read", cr->scope, t.now)) return Hidden("role", row.role);
     }
+    const ScopeId at = *s.FindScope(row.scope);
     KeySet keys = role_node.keys;
-    if (s.ScopeKindOf(*s.FindScope(row.scope)) != ScopeKind::kPlatform) keys.Subtract(s.registry().platform_keys());
-    SCAIGRID_RETURN_IF_ERROR(CheckEscalationForService(s, c, keys, row.scope, t.now));
+    if (s.ScopeKindOf(at) != ScopeKind::kPlatform) keys.Subtract(s.registry().platform_keys());
+    SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, keys, at, t.now));
     std::vector<std::string> sensitive;
     keys.ForEach([&](KeyId k) {
       if (s.registry().key(k).sensitive) sensitive.push_back(s.registry().key(k).key);
@@ -254,29 +267,41 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
   auth::NewApiKey key = auth::GenerateApiKey();
   store::ApiKeyRow row{key.id, *owner, *name, key.hash, perms.value_or(std::vector<std::string>{}),
                        scope.value_or(""), expires.value_or(kTimeMax), 0, 0, c.principal};
-  // A restricted credential can only make keys within its own restriction.
+  // A restricted credential makes keys within its own restriction by default.
   if (row.permissions.empty()) row.permissions = c.restrict_keys;
   if (row.scope.empty()) row.scope = c.restrict_scope;
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
     if (row.expires_at <= t.now) return Status::InvalidArgument("field 'expires_at' is in the past");
+    // A scope the caller cannot see answers like a missing one, and no key is made there.
+    if (!row.scope.empty() && !CanSeeScope(s, c, row.scope, t.now)) return Hidden("scope", row.scope);
     std::string gate_scope = row.scope.empty() ? "platform" : row.scope;
-    if (!s.FindScope(gate_scope)) return Hidden("scope", gate_scope);
     auto oref = PrincipalRef::Parse(row.owner);
     if (oref->kind == PrincipalKind::kServiceAccount) {
       auto owned = VisiblePrincipal(t.base, c, row.owner, t.now);
       if (!owned) return owned.error();
       if (row.scope.empty()) gate_scope = (*owned)->tenant;
+    } else if (row.owner != c.principal && !CanSeeScope(s, Caller{row.owner}, gate_scope, t.now)) {
+      // Users belong to the scopes they are bound at: a key for a user with no binding at,
+      // above or below its scope would act for another tenant's user (or a stranger), and
+      // such a user answers like a missing one.
+      return Hidden("principal", row.owner);
     }
-    if (row.owner != c.principal) SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:api_keys:manage", gate_scope, t.now));
-    // Escalation: what the key can do (owner's grants ∩ restriction) must be held by the caller.
-    auto owner_id = s.FindPrincipal(row.owner);
     auto restriction = s.MakeRestriction(row.permissions, row.scope);
     if (!restriction) return restriction.error();
-    KeySet grants;
-    if (owner_id) grants = s.EffectiveKeys(*owner_id, *s.FindScope(gate_scope), t.now, &*restriction);
-    if (!row.permissions.empty()) grants |= restriction->keys;  // nobody names keys it lacks
-    SCAIGRID_RETURN_IF_ERROR(CheckEscalationForService(s, c, grants, gate_scope, t.now));
+    // A credential never creates a credential broader than itself (for its owner or another).
+    SCAIGRID_RETURN_IF_ERROR(CheckNotBroader(s, c, *restriction));
+    // Nobody names keys it lacks: a key's listed keys are held by its maker where it starts.
+    if (restriction->limit_keys) {
+      const ScopeId top = restriction->scope.valid() ? restriction->scope : *s.FindScope("platform");
+      SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, restriction->keys, top, t.now));
+    }
+    if (row.owner != c.principal) {
+      SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:api_keys:manage", gate_scope, t.now));
+      // The grant rule: whoever holds the key holds what its owner holds within its
+      // restriction, at every scope it reaches; the caller must hold all of that.
+      SCAIGRID_RETURN_IF_ERROR(CheckGrants(s, c, GrantsOfCredential(s, s.FindPrincipal(row.owner), *restriction, t.now), t.now));
+    }
     row.created_at = t.now;
     t.change.ops.push_back(store::PutApiKey{row});
     t.directory.api_keys.Put(row.id, row, t.epoch);
@@ -303,7 +328,7 @@ Result<json::object> IamService::RevokeApiKey(const Caller& c, std::string_view 
     const Snapshot& s = *t.base.snapshot;
     const store::ApiKeyRow* row = t.base.directory.api_keys.Find(id);
     if (row == nullptr) return Hidden("API key", id);
-    if (row->owner != c.principal) {
+    if (row->owner != c.principal || !KeyInCallersScope(s, c, *row)) {
       std::string gate = row->scope.empty() ? "platform" : row->scope;
       if (const store::PrincipalRow* sa = t.base.directory.principals.Find(row->owner)) gate = row->scope.empty() ? sa->tenant : gate;
       if (!Holds(s, c, "iam:api_keys:manage", gate, t.now)) return Hidden("API key", id);
@@ -430,7 +455,7 @@ Result<json::object> IamService::ListApiKeys(const Caller& c, std::string_view o
   std::vector<const store::ApiKeyRow*> rows;
   st->directory.api_keys.ForEach([&](const std::string&, const store::ApiKeyRow& k) {
     if (k.owner != who) return;
-    if (k.owner != c.principal) {
+    if (k.owner != c.principal || !KeyInCallersScope(*st->snapshot, c, k)) {
       std::string gate = k.scope.empty() ? "platform" : k.scope;
       if (const store::PrincipalRow* sa = st->directory.principals.Find(k.owner); sa && k.scope.empty()) gate = sa->tenant;
       if (!Holds(*st->snapshot, c, "iam:api_keys:read", gate, now)) return;

@@ -3,36 +3,6 @@
 #include "service/service_internal.h"
 
 namespace scaigrid::iam::service {
-namespace {
-
-// Escalation: the actor must hold every key it hands out at `scope`, unless it holds
-// iam:roles:escalate there. kPermissionDenied listing the keys it lacks.
-Status CheckEscalation(const Snapshot& s, const Caller& c, const KeySet& keys, std::string_view scope, Time now) {
-  if (Holds(s, c, "iam:roles:escalate", scope, now)) return Status::Ok();
-  auto actor = s.FindPrincipal(c.principal);
-  auto sid = s.FindScope(scope);
-  if (!sid) return Hidden("scope", scope);
-  auto restriction = CallerRestriction(s, c);
-  if (!restriction) return restriction.error();
-  KeySet missing = keys;
-  if (actor) missing = s.MissingKeys(*actor, *sid, keys, now, *restriction ? &**restriction : nullptr);
-  if (missing.Empty()) return Status::Ok();
-  std::vector<std::string> names;
-  missing.ForEach([&](KeyId k) { names.push_back(s.registry().key(k).key); });
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  return Status(StatusCode::kPermissionDenied,
-                "escalation: you do not hold " + list + " at " + Quote(scope) + ", so you cannot hand it out",
-                names)
-      .WithReason("escalation");
-}
-
-}  // namespace
-
-Status CheckEscalationForService(const Snapshot& s, const Caller& c, const KeySet& keys, std::string_view scope, Time now) {
-  return CheckEscalation(s, c, keys, scope, now);
-}
-
 Result<json::object> IamService::ListRoles(const Caller& c, std::string_view scope) {
   auto st = state();
   const Snapshot& s = *st->snapshot;
@@ -86,7 +56,7 @@ Result<json::object> IamService::CreateCustomRole(const Caller& c, const json::v
     SCAIGRID_RETURN_IF_ERROR(t.mutation.PutCustomRole({row.id, row.name, row.description, row.scope, row.permissions}));
     auto keys = s.registry().ResolvePatterns(row.permissions, ScopeRef::Parse(where)->kind == ScopeKind::kPlatform);
     if (!keys) return keys.error();
-    SCAIGRID_RETURN_IF_ERROR(CheckEscalation(s, c, *keys, where, t.now));
+    SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, *keys, *s.FindScope(where), t.now));
     t.change.ops.push_back(store::PutCustomRole{row});
     t.directory.roles.Put(row.id, row, t.epoch);
     return Status::Ok();
@@ -139,7 +109,7 @@ Result<json::object> IamService::PatchCustomRole(const Caller& c, std::string_vi
     SCAIGRID_RETURN_IF_ERROR(t.mutation.PutCustomRole({row.id, row.name, row.description, row.scope, row.permissions}));
     auto keys = s.registry().ResolvePatterns(row.permissions, ScopeRef::Parse(row.scope)->kind == ScopeKind::kPlatform);
     if (!keys) return keys.error();
-    SCAIGRID_RETURN_IF_ERROR(CheckEscalation(s, c, *keys, row.scope, t.now));
+    SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, *keys, *s.FindScope(row.scope), t.now));
     if (auto rid = s.FindRole(row.id))
       for (PrincipalId p : s.SubjectsBoundTo(*rid)) t.sod_subjects.push_back(s.PrincipalName(p));
     t.change.ops.push_back(store::PutCustomRole{row});

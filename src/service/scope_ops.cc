@@ -164,6 +164,13 @@ Result<json::object> IamService::PutModule(const Caller& c, std::string_view mod
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
     SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:modules:manage", "platform", t.now));
+    // The grant rule: a manifest hands keys the actor may not hold (new ones among them) to
+    // roles everybody is bound to, so registering one needs iam:roles:escalate as well.
+    if (!Holds(s, c, "iam:roles:escalate", "platform", t.now)) {
+      return Status(StatusCode::kPermissionDenied,
+                    "escalation: a manifest grants its keys to roles; registering one needs 'iam:roles:escalate' at 'platform'")
+          .WithReason("escalation");
+    }
     const Registry& old = s.registry();
     if (const Manifest* current = old.FindModule(module); current && manifest->version < current->version) {
       return Status::FailedPrecondition("module " + Quote(module) + " is at version " + std::to_string(current->version) +

@@ -43,10 +43,50 @@ json::value TimeToJson(Time t);
 }  // namespace scaigrid::iam::service
 
 namespace scaigrid::iam::service {
-// Escalation prevention (role_ops.cc): OK when the caller holds every key of `keys` at
-// `scope` or holds iam:roles:escalate there; kPermissionDenied listing the rest otherwise.
-Status CheckEscalationForService(const Snapshot& s, const Caller& c, const KeySet& keys,
-                                 std::string_view scope, Time now);
+// ---- The grant rule (grant_rule.cc; docs/engine.md, "The grant rule"). Every change that can
+// leave a principal or a credential holding keys describes what it grants as GrantAt values
+// and passes them to CheckGrants; nothing else decides escalation.
+
+// `keys` would be held at `scope` (and so, by inheritance, below it) after the change.
+struct GrantAt {
+  KeySet keys;
+  ScopeId scope;
+};
+
+// OK when, for every grant, the actor (its credential's restriction applied) holds each key at
+// that scope or holds iam:roles:escalate there. kPermissionDenied (reason escalation) naming
+// the first scope's missing keys otherwise (details: the keys).
+Status CheckGrants(const Snapshot& s, const Caller& actor, std::span<const GrantAt> grants, Time now);
+inline Status CheckGrant(const Snapshot& s, const Caller& actor, KeySet keys, ScopeId scope, Time now) {
+  GrantAt g{std::move(keys), scope};
+  return CheckGrants(s, actor, std::span<const GrantAt>(&g, 1), now);
+}
+
+// What a new member of `group` receives: the keys of each of its bindings that has not expired.
+std::vector<GrantAt> GrantsThroughGroup(const Snapshot& s, PrincipalId group, Time now);
+
+// What the bearer of a credential of `owner` (nullopt: an owner with no binding) restricted by
+// `r` holds: at the top of its reach and at each of the owner's binding scopes below it.
+std::vector<GrantAt> GrantsOfCredential(const Snapshot& s, std::optional<PrincipalId> owner, const Restriction& r,
+                                        Time now);
+
+// A credential never creates one broader than itself: OK when the caller's credential is
+// unrestricted, or `wanted` reaches only scopes and keys within its restriction;
+// kPermissionDenied (reason escalation) otherwise.
+Status CheckNotBroader(const Snapshot& s, const Caller& c, const Restriction& wanted);
+// Its scope half alone: true when the caller has no scope restriction or `wanted` reaches
+// only its scope and below.
+bool ScopeNotBroader(const Snapshot& s, const Caller& c, const Restriction& wanted);
+
+// True when `scope` is `top` or below it.
+bool AtOrBelow(const Snapshot& s, ScopeId scope, ScopeId top);
+
+// Whether the caller can see a scope: it exists, lies within, above or below the credential's
+// scope restriction (if any), and the caller has a binding (direct or through a group, not
+// expired) at it, above it or below it — or the credential is restricted to it or above it. A scope the caller cannot see answers exactly like a
+// missing one (Hidden), and no event of the caller's lands in its tenant's log.
+bool CanSeeScope(const Snapshot& s, const Caller& c, ScopeId scope, Time now);
+bool CanSeeScope(const Snapshot& s, const Caller& c, std::string_view scope, Time now);
 }  // namespace scaigrid::iam::service
 
 namespace scaigrid::iam::service {

@@ -21,7 +21,7 @@ with the registry read independently from manifests/*.yaml, and asserts:
   b. no body or header carries another tenant's marker, unless the request carried it (or a
      2xx change planted it where the credential can see);
   c. every 2xx change is allowed by THE RULE (see `Judge`), judged on the model before it;
-     every restricted credential lists only its owner's keys no broader than itself; a
+     a scope-restricted credential lists and revokes only its owner's keys within its scope; a
      request about the caller itself at a scope it cannot see is `404 no scope '<scope>'`;
   d. at the end, root's batched checks of every key for every principal at every scope
      equal the model;
@@ -352,6 +352,8 @@ class Model:
             return cred.token_scope is not None and self.related(scope, cred.token_scope)
         if cred.rs is not None and not self.related(scope, cred.rs):
             return False
+        if cred.rs is not None and self.at_or_below(scope, cred.rs):
+            return True  # a credential made for a scope sees it and what lies below it
         return any(self.related(b.scope, scope) for b in self.bindings_of(cred.principal, active_only=False))
 
     def tenants_around(self, p):
@@ -365,6 +367,10 @@ class Model:
     def note_around(self, principals):
         for p in principals:
             self.ever_around[p] |= self.tenants_around(p)
+
+    def in_scope_of(self, key_scope, cred):
+        """An API key with scope key_scope lies within cred's scope restriction (if any)."""
+        return cred.rs is None or (key_scope is not None and self.at_or_below(key_scope, cred.rs))
 
     def no_broader(self, key, cred):
         """An API key (or would-be key) with restriction (rk, rs) is no broader than cred."""
@@ -463,8 +469,8 @@ class Judge:
         if cred.kind == "cap":
             return ["a capability token revoked an API key"]
         if key.owner == cred.principal:
-            if cred.restricted() and not m.no_broader((key.rk, key.rs), cred):
-                return [f"restricted credential revoked its owner's broader key {key.id}"]
+            if not m.in_scope_of(key.rs, cred):
+                return [f"scope-restricted credential revoked its owner's key {key.id} outside its scope"]
             return []
         gate = key.rs or m.owner_tenant.get(key.owner) or "platform"
         return self._need(cred, "iam:api_keys:manage", gate, f" (revoking {key.owner}'s key)")
@@ -1197,12 +1203,11 @@ class Attack:
         i, req, cred, status, resp = ctx
         if not cred.restricted() or req.args.get("owner") != cred.principal or not isinstance(resp, dict):
             return
-        broader = [f"{item.get('id')} (permissions={item.get('permissions') or None}, scope={item.get('scope')})"
-                   for item in resp.get("items") or []
-                   if not self.m.no_broader((item.get("permissions") or None, item.get("scope")), cred)]
-        if broader:
-            self.violate(ctx, "c", f"restricted credential lists {len(broader)} of its owner's keys broader "
-                                   f"than itself: {'; '.join(broader[:4])}")
+        outside = [f"{item.get('id')} (scope={item.get('scope')})"
+                   for item in resp.get("items") or [] if not self.m.in_scope_of(item.get("scope"), cred)]
+        if outside:
+            self.violate(ctx, "c", f"scope-restricted credential lists {len(outside)} of its owner's keys "
+                                   f"outside its scope: {'; '.join(outside[:4])}")
 
     # ---------------------------------------------------------------- (c) judge, then model
 

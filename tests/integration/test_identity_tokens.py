@@ -86,7 +86,12 @@ class IdentityTokenTest(harness.ApiTestCase):
                                                                "permission": "scaibot:bots:read", "scope": "tenant:idp"})
         self.assertEqual(status, 400, resp)
         self.assertError(resp, code="invalid_token", mentions=["'token'", "expired"])
-        # A user without bindings is authenticated but holds nothing.
+        # A user without bindings is authenticated but holds nothing, and sees no tenant: its
+        # own permissions there answer like a missing scope's (docs/engine.md, "Seeing a scope").
+        status, resp, _ = self.my_permissions(self.ed.token(sub="bob"))
+        self.assertEqual(status, 404, resp)
+        self.assertError(resp, code="not_found", mentions=["no scope 'tenant:idp'"])
+        self.bind("user:bob", "tenant_user", "tenant:idp")
         status, resp, _ = self.my_permissions(self.ed.token(sub="bob"))
         self.assertEqual(status, 200, resp)
         self.assertEqual(resp["permissions"], [])

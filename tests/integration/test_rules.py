@@ -92,6 +92,7 @@ class RulesTest(harness.ApiTestCase):
         b = self.bind("user:acme-eng", role["id"], "tenant:acme", key=acme)
         self.assertEqual(b["scope"], "tenant:acme")
         eng_key = self.make_key("user:acme-eng", key=acme)
+        self.bind("user:acme-other", "tenant_user", "tenant:acme", key=acme)  # in acme, holding nothing
         other_key = self.make_key("user:acme-other", key=acme)
         type(self).keys.update({"acme-eng": eng_key, "acme-other": other_key})
 
@@ -240,6 +241,7 @@ class RulesTest(harness.ApiTestCase):
         self.bind("user:delegate", role["id"], "tenant:initech")
         key = self.make_key("user:delegate", scope="tenant:initech")
         type(self).keys["delegate"] = key
+        self.bind("user:delegate-friend", "tenant_user", "tenant:initech")  # a member of initech holding nothing
         before = self.server.revision()
 
         def refused(method, path, body, keyname):
