@@ -18,6 +18,37 @@ namespace {
 
 std::string Quote(std::string_view v) { return QuoteValue(v); }
 
+// The offset of the first byte of `text` that does not belong to a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos.
+std::size_t FirstInvalidUtf8(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = byte(i);
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c < 0x80) n = 1;
+    else if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + n > text.size()) return i;
+    for (std::size_t k = 1; k < n; ++k) {
+      const unsigned char b = byte(i + k);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
+    }
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 // Collects "FILE:LINE: message" problems while walking one manifest.
 class Parser : public YamlReader {
  public:
@@ -328,6 +359,13 @@ Result<Manifest> ParseManifest(std::string_view yaml_text, std::string_view file
   Parser p(file);
   Manifest m;
   m.file = std::string(file);
+  // YAML is Unicode text, and every string of a manifest ends up in JSON (the API, the change
+  // log, the audit log), which cannot carry other bytes.
+  if (const std::size_t bad = FirstInvalidUtf8(yaml_text); bad != std::string_view::npos) {
+    const auto line = 1 + std::count(yaml_text.begin(), yaml_text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    p.Error(static_cast<int>(line), "not valid UTF-8 (byte " + std::to_string(bad) + " of the file)");
+    return Err(Status::InvalidArgument("invalid manifest " + std::string(file), std::move(p.errors())));
+  }
   try {
     YAML::Node root = YAML::Load(std::string(yaml_text));
     ParseDocument(p, root, m);

@@ -91,6 +91,23 @@ permissions:
   EXPECT_THAT(p, HasSubstr("bad.yaml:6: duplicate permission key 'demo:read'"));
 }
 
+// Found by fuzz/request_fuzzer: a description with a byte that is not UTF-8 was registered,
+// and the change could then not be written as JSON (API, change log, audit log).
+TEST(ManifestTest, TextThatIsNotUtf8IsRefused) {
+  std::string p = Problems("module: demo\ntitle: Demo\npermissions:\n  - key: demo:read\n"
+                           "    description: \"tr\xb5" "e\"\n");
+  EXPECT_THAT(p, HasSubstr("bad.yaml:5: not valid UTF-8"));
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    EXPECT_THAT(Problems(std::string("module: demo\ntitle: \"") + bad + "\"\n"), HasSubstr("not valid UTF-8")) << bad;
+  }
+  // Valid multi-byte text is fine.
+  auto m = ParseManifest("module: demo\ntitle: \"D\xc3\xa9mo \xe2\x80\x94 \xf0\x9f\x94\x92\"\npermissions:\n"
+                         "  - key: demo:read\n    description: Read.\n",
+                         "ok.yaml");
+  ASSERT_TRUE(m.has_value()) << m.error().ToString();
+  EXPECT_EQ(m->title, "D\xc3\xa9mo \xe2\x80\x94 \xf0\x9f\x94\x92");
+}
+
 TEST(ManifestTest, UnknownKeyInDefaults) {
   std::string p = Problems(R"(module: demo
 title: Demo
