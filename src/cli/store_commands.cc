@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "audit/chain.h"
+#include "cli/audit_export_line.h"
 #include "cli/commands.h"
 #include "store/change_codec.h"
 #include "store/postgres/postgres_store.h"
@@ -135,10 +136,15 @@ Result<std::vector<std::pair<std::uint64_t, store::Change>>> ReadExport(const st
   std::vector<std::pair<std::uint64_t, store::Change>> changes;
   for (const json::value& item : o->at("changes").as_array()) {
     const json::object* c = item.if_object();
-    if (c == nullptr || !c->contains("revision") || !c->at("revision").is_number() || !c->contains("change")) {
+    // An integer revision: to_number would throw for -1 or 1.5.
+    if (c == nullptr || !c->contains("revision") || !(c->at("revision").is_uint64() || c->at("revision").is_int64()) ||
+        !c->contains("change")) {
       return bad("change " + std::to_string(changes.size() + 1) + " needs 'revision' and 'change'");
     }
-    const std::uint64_t revision = c->at("revision").to_number<std::uint64_t>();
+    const json::value& rev = c->at("revision");
+    const std::uint64_t revision = rev.is_uint64() ? rev.get_uint64()
+                                   : rev.get_int64() < 0 ? 0
+                                                         : static_cast<std::uint64_t>(rev.get_int64());
     if (revision != changes.size() + 1) {
       return bad("revision " + std::to_string(revision) + " where " + std::to_string(changes.size() + 1) + " was expected");
     }
@@ -174,35 +180,9 @@ Result<std::pair<std::uint64_t, std::uint64_t>> ImportAudit(store::Store& target
     ++line_no;
     if (line.empty()) continue;
     auto where = path + ":" + std::to_string(line_no) + ": ";
-    boost::system::error_code ec;
-    json::value v = json::parse(line, ec);
-    const json::object* e = v.if_object();
-    if (ec || e == nullptr) return Err(Status::InvalidArgument(where + "not a JSON object (expected `audit export` lines)"));
-    auto text = [&](const char* k) -> std::string {
-      const json::value* x = e->if_contains(k);
-      return x != nullptr && x->is_string() ? std::string(x->get_string()) : std::string();
-    };
-    const json::value* seq = e->if_contains("seq");
-    const json::value* time_us = e->if_contains("time_us");
-    if (seq == nullptr || !seq->is_number() || time_us == nullptr || !time_us->is_number() || !e->contains("details_text")) {
-      return Err(Status::InvalidArgument(where + "needs seq, time_us and details_text (write it with `audit export`)"));
-    }
-    store::AuditEvent event{.seq = seq->to_number<std::uint64_t>(),
-                            .id = text("id"),
-                            .time_us = time_us->to_number<std::int64_t>(),
-                            .module = text("module"),
-                            .action = text("action"),
-                            .decision = text("decision"),
-                            .actor_user_id = text("actor_user_id"),
-                            .actor_type = text("actor_type"),
-                            .credential_id = text("credential_id"),
-                            .tenant = text("tenant"),
-                            .resource_id = text("resource_id"),
-                            .request_id = text("request_id"),
-                            .source_ip = text("source_ip"),
-                            .details = text("details_text"),
-                            .prev_hash = text("prev_hash"),
-                            .hash = text("hash")};
+    auto parsed = ParseAuditExportLine(line);
+    if (!parsed) return Err(Status::InvalidArgument(where + parsed.error().message()));
+    store::AuditEvent event = std::move(*parsed);
     if (event.seq < held) {
       ++skipped;  // already there (an earlier import); VerifyChain below checks the whole log
       continue;
