@@ -11,7 +11,7 @@ packages=(
   curl wrk nginx-light python3 openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
-  clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer, ASan and UBSan
+  clang-16 libclang-rt-16-dev llvm-16  # scripts/fuzz.sh: libFuzzer, ASan, UBSan, llvm-symbolizer
 )
 
 sudo_cmd=()
