@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/json_body.h"
 #include "http/errors.h"
 #include "http/query.h"
 
@@ -12,8 +13,6 @@ using http::HttpResponse;
 using service::Caller;
 
 namespace {
-
-constexpr size_t kMaxJsonDepth = 32;
 
 struct Params {
   std::vector<std::string> path;  // decoded values of the {…} segments, in order
@@ -28,18 +27,7 @@ struct Params {
 
 using Action = std::function<Result<json::object>(const Caller&, const Params&, const HttpRequest&)>;
 
-Result<json::value> ParseBody(const HttpRequest& req) {
-  if (req.body.empty()) return Err(Status::InvalidArgument("the request needs a JSON body"));
-  if (http::ToValidUtf8(req.body) != req.body) {
-    return Err(Status::InvalidArgument("the request body is not valid UTF-8 (JSON text must be UTF-8)").WithReason("malformed_json"));
-  }
-  json::parse_options opts;
-  opts.max_depth = kMaxJsonDepth;
-  boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec, {}, opts);
-  if (ec) return Err(Status::InvalidArgument("malformed JSON body: " + ec.message()).WithReason("malformed_json"));
-  return v;
-}
+Result<json::value> ParseBody(const HttpRequest& req) { return ParseJsonBody(req.body); }
 
 std::vector<std::string_view> Split(std::string_view path) {
   std::vector<std::string_view> out;

@@ -221,6 +221,21 @@ class SecurityTest(harness.ApiTestCase):
         self.expect(200, "PUT", "/v1/iam/groups/keepers/members/user:eve", key=self.eve)
         self.expect(200, "PUT", "/v1/iam/groups/keepers/members/user:frank", key=self.eve)
 
+    # ---- hostile spellings ----
+
+    def test_duplicate_json_keys_are_refused_and_change_nothing(self):
+        before = self.server.revision()
+        status, resp, _ = self.call("POST", "/v1/iam/api-keys", key=self.dora,
+                                    raw_body='{"owner":"user:dora","name":"d","scope":"tenant:acme","scope":"platform"}',
+                                    headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400, resp)
+        self.assertError(resp, "malformed_json", mentions=["'scope' appears twice"])
+        status, resp, _ = self.call("POST", "/v1/iam/check", key=self.dora,
+                                    raw_body='{"checks":[{"permission":"scaibot:bots:read","scope":"tenant:acme",'
+                                             '"scope":"tenant:globex"}]}')
+        self.assertEqual(status, 400, resp)
+        self.assertEqual(self.server.revision(), before)
+
     # ---- the rest of the rule ----
 
     def test_registering_a_module_needs_escalate(self):
