@@ -15,6 +15,7 @@
 
 #include "api/api_handler.h"
 #include "http/http_types.h"
+#include "known_bugs.h"
 #include "service/service.h"
 
 namespace scaigrid::iam::fuzz {
