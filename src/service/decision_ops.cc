@@ -226,7 +226,7 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   // someone else (a subject) needs iam:check there.
   const bool about_other = subject && *subject != c.principal;
   if (!about_other || !Holds(s, c, "iam:check", where, now)) {
-    if (!CanSeeScope(s, c, where, now)) return Err(Hidden("scope", where));
+    if (!CanSeeScope(*st, c, where, now)) return Err(Hidden("scope", where));
     if (about_other) return Err(Require(s, c, "iam:check", where, now));
   }
   auto restriction = CallerRestriction(s, who);
@@ -302,7 +302,7 @@ Result<json::object> IamService::PrincipalPermissions(const Caller& c, std::stri
     return Effective(*st->snapshot, Caller{std::string(principal)}, principal, scope, now);
   }
   // One's own permissions, at a scope one can see; elsewhere as if it did not exist.
-  if (!CanSeeScope(*st->snapshot, c, scope, now)) return Err(Hidden("scope", scope));
+  if (!CanSeeScope(*st, c, scope, now)) return Err(Hidden("scope", scope));
   return Effective(*st->snapshot, c, principal, scope, now);
 }
 

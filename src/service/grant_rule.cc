@@ -44,13 +44,17 @@ bool AtOrBelow(const Snapshot& s, ScopeId scope, ScopeId top) {
 
 bool Related(const Snapshot& s, ScopeId a, ScopeId b) { return AtOrBelow(s, a, b) || AtOrBelow(s, b, a); }
 
-bool CanSeeScope(const Snapshot& s, const Caller& c, ScopeId scope, Time now) {
+bool CanSeeScope(const ServiceState& st, const Caller& c, ScopeId scope, Time now) {
+  const Snapshot& s = *st.snapshot;
   if (c.capability) return false;
   if (!c.restrict_scope.empty()) {
     auto top = s.FindScope(c.restrict_scope);
     if (!top || !Related(s, scope, *top)) return false;
-    // A credential made for a scope sees that scope and what lies below it.
-    if (AtOrBelow(s, scope, *top)) return true;
+  }
+  // A service account lives in its tenant: it sees the tenant and what lies below.
+  if (const store::PrincipalRow* row = st.directory.principals.Find(c.principal)) {
+    auto home = s.FindScope(row->tenant);
+    if (home && AtOrBelow(s, scope, *home)) return true;
   }
   auto p = s.FindPrincipal(c.principal);
   if (!p) return false;
@@ -59,9 +63,9 @@ bool CanSeeScope(const Snapshot& s, const Caller& c, ScopeId scope, Time now) {
   return false;
 }
 
-bool CanSeeScope(const Snapshot& s, const Caller& c, std::string_view scope, Time now) {
-  auto id = s.FindScope(scope);
-  return id && CanSeeScope(s, c, *id, now);
+bool CanSeeScope(const ServiceState& st, const Caller& c, std::string_view scope, Time now) {
+  auto id = st.snapshot->FindScope(scope);
+  return id && CanSeeScope(st, c, *id, now);
 }
 
 Status CheckGrants(const Snapshot& s, const Caller& actor, std::span<const GrantAt> grants, Time now) {

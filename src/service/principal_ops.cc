@@ -274,14 +274,14 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
     const Snapshot& s = *t.base.snapshot;
     if (row.expires_at <= t.now) return Status::InvalidArgument("field 'expires_at' is in the past");
     // A scope the caller cannot see answers like a missing one, and no key is made there.
-    if (!row.scope.empty() && !CanSeeScope(s, c, row.scope, t.now)) return Hidden("scope", row.scope);
+    if (!row.scope.empty() && !CanSeeScope(t.base, c, row.scope, t.now)) return Hidden("scope", row.scope);
     std::string gate_scope = row.scope.empty() ? "platform" : row.scope;
     auto oref = PrincipalRef::Parse(row.owner);
     if (oref->kind == PrincipalKind::kServiceAccount) {
       auto owned = VisiblePrincipal(t.base, c, row.owner, t.now);
       if (!owned) return owned.error();
       if (row.scope.empty()) gate_scope = (*owned)->tenant;
-    } else if (row.owner != c.principal && !CanSeeScope(s, Caller{row.owner}, gate_scope, t.now)) {
+    } else if (row.owner != c.principal && !CanSeeScope(t.base, Caller{row.owner}, gate_scope, t.now)) {
       // Users belong to the scopes they are bound at: a key for a user with no binding at,
       // above or below its scope would act for another tenant's user (or a stranger), and
       // such a user answers like a missing one.

@@ -83,10 +83,12 @@ bool AtOrBelow(const Snapshot& s, ScopeId scope, ScopeId top);
 
 // Whether the caller can see a scope: it exists, lies within, above or below the credential's
 // scope restriction (if any), and the caller has a binding (direct or through a group, not
-// expired) at it, above it or below it — or the credential is restricted to it or above it. A scope the caller cannot see answers exactly like a
-// missing one (Hidden), and no event of the caller's lands in its tenant's log.
-bool CanSeeScope(const Snapshot& s, const Caller& c, ScopeId scope, Time now);
-bool CanSeeScope(const Snapshot& s, const Caller& c, std::string_view scope, Time now);
+// expired) at it, above it or below it — or, for a service account, it lies in the account's
+// tenant. (A key's scope restriction alone shows nothing: anyone may restrict a key of its own
+// to `platform`.) A scope the caller cannot see answers exactly like a missing one (Hidden),
+// and no event of the caller's lands in its tenant's log.
+bool CanSeeScope(const ServiceState& st, const Caller& c, ScopeId scope, Time now);
+bool CanSeeScope(const ServiceState& st, const Caller& c, std::string_view scope, Time now);
 }  // namespace scaigrid::iam::service
 
 namespace scaigrid::iam::service {

@@ -345,15 +345,17 @@ class Model:
         return "iam:roles:escalate" in h or set(keys) <= h
 
     def visible(self, cred, scope):
-        """THE RULE's visibility: the scope exists, is related to RS, and P is bound around it."""
+        """THE RULE's visibility: the scope exists, is related to RS, and P is bound around it
+        (or, for a service account, it lies in the account's tenant)."""
         if not self.exists(scope):
             return False
         if cred.kind == "cap":
             return cred.token_scope is not None and self.related(scope, cred.token_scope)
         if cred.rs is not None and not self.related(scope, cred.rs):
             return False
-        if cred.rs is not None and self.at_or_below(scope, cred.rs):
-            return True  # a credential made for a scope sees it and what lies below it
+        home = self.owner_tenant.get(cred.principal)
+        if home is not None and self.at_or_below(scope, home):
+            return True  # a service account sees its own tenant and what lies below it
         return any(self.related(b.scope, scope) for b in self.bindings_of(cred.principal, active_only=False))
 
     def tenants_around(self, p):

@@ -203,6 +203,25 @@ class SecurityTest(harness.ApiTestCase):
         self.assertLikeMissing("GET", "/v1/iam/me/permissions?scope=tenant:{}", None, self.alice, "globex", "nope")
         self.expect(200, "GET", "/v1/iam/me/permissions?scope=project:acme-web", key=self.alice)
 
+    def test_a_key_restricted_to_platform_sees_no_more_than_its_owner(self):
+        # Anyone may restrict a key of its own to 'platform'; that must not open other tenants
+        # (found by the attacker: such a key made keys and audited checks in foreign tenants).
+        wide = self.expect(201, "POST", "/v1/iam/api-keys", {"owner": "user:alice", "name": "p", "scope": "platform"},
+                           key=self.alice_unscoped)["key"]
+        self.assertLikeMissing("POST", "/v1/iam/check", {"permission": "scaibot:bots:read", "scope": "tenant:{}",
+                                                         "audit": True}, wide, "globex", "nope")
+        self.assertLikeMissing("POST", "/v1/iam/api-keys", {"owner": "user:alice", "name": "q", "scope": "tenant:{}"},
+                               wide, "globex", "nope")
+        self.assertLikeMissing("GET", "/v1/iam/me/permissions?scope=tenant:{}", None, wide, "globex", "nope")
+
+    def test_a_service_account_sees_its_own_tenant(self):
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "acme-bot", "tenant": "acme"})
+        sa = self.make_key("service_account:acme-bot", key=self.alice)
+        resp = self.expect(200, "POST", "/v1/iam/check", {"permission": "scaibot:bots:read"}, key=sa)
+        self.assertFalse(resp["allowed"])
+        self.expect(200, "GET", "/v1/iam/me/permissions?scope=project:acme-web", key=sa)
+        self.assertLikeMissing("GET", "/v1/iam/me/permissions?scope=tenant:{}", None, sa, "globex", "nope")
+
     # ---- finding 6: group membership escapes the grant rule ----
 
     def test_finding6_joining_a_group_is_a_grant(self):
