@@ -3,6 +3,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
+#include <cmath>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -24,6 +25,7 @@ struct DuplicateKeyFinder {
   std::vector<std::unordered_set<std::string>> open;  // the keys of each object being read
   std::string key;                                    // the key being read
   std::string duplicate;                              // the first key seen twice, if any
+  bool non_finite = false;                            // a number beyond a double (1e400)
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -56,7 +58,12 @@ struct DuplicateKeyFinder {
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
   bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_double(double d, json::string_view, json::error_code& ec) {
+    if (std::isfinite(d)) return true;
+    non_finite = true;  // it would be written back as text that is not JSON
+    ec = json::error::syntax;
+    return false;
+  }
   bool on_bool(bool, json::error_code&) { return true; }
   bool on_null(json::error_code&) { return true; }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
@@ -80,6 +87,7 @@ Result<json::value> ParseJsonBody(std::string_view body) {
   // A well-formed body: read it once more for keys an object names twice.
   json::basic_parser<DuplicateKeyFinder> finder(opts);
   finder.write_some(false, body.data(), body.size(), ec);
+  if (finder.handler().non_finite) return Err(Malformed("malformed JSON body: a number is beyond the range of a double"));
   if (!finder.handler().duplicate.empty()) {
     std::string key = http::ToValidUtf8(finder.handler().duplicate.substr(0, 64));
     return Err(Malformed("malformed JSON body: key '" + key + "' appears twice in one object"));

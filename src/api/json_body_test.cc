@@ -44,6 +44,16 @@ TEST(JsonBodyTest, RefusesWhatIsNotStrictJson) {
   EXPECT_EQ(ErrorOf(ok), "ok");
 }
 
+TEST(JsonBodyTest, RefusesNumbersBeyondADouble) {
+  // Found by request_fuzzer (fuzz/corpus/request_fuzzer/regress-details-1e400): read as
+  // infinity, such a number was written back as text that is not JSON, and the service failed
+  // parsing its own serialization.
+  EXPECT_EQ(ErrorOf(R"({"details":{"a":1e400}})"),
+            "malformed_json: malformed JSON body: a number is beyond the range of a double");
+  EXPECT_EQ(ErrorOf(R"([-1e400])"), "malformed_json: malformed JSON body: a number is beyond the range of a double");
+  EXPECT_EQ(ErrorOf(R"({"a":1e308,"b":-1e-400,"c":123456789012345678901234567890})"), "ok");
+}
+
 TEST(JsonBodyTest, ALongDuplicateKeyIsCutInTheMessage) {
   std::string key(5000, 'k');
   std::string err = ErrorOf("{\"" + key + "\":1,\"" + key + "\":2}");

@@ -368,10 +368,12 @@ json::object AuditEventToJson(const store::AuditEvent& e) {
   json::object o;
   o["id"] = e.id;
   o["seq"] = e.seq;
-  std::int64_t secs = e.time_us >= 0 ? e.time_us / 1000000 : (e.time_us - 999999) / 1000000;
+  // Floor division by parts, so that no time (an imported one near INT64_MIN) overflows.
+  std::int64_t secs = e.time_us / 1000000, micros = e.time_us % 1000000;
+  if (micros < 0) micros += 1000000, secs -= 1;
   std::string t = FormatTime(secs);
   char frac[8];
-  std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(e.time_us - secs * 1000000));
+  std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(micros));
   o["time"] = t.substr(0, t.size() - 1) + frac + "Z";
   o["module"] = e.module;
   o["action"] = e.action;
