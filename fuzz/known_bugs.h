@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string_view>
 
 namespace scaigrid::iam::fuzz {
@@ -31,6 +33,14 @@ inline bool MayHoldNonFiniteNumber(std::string_view text) {
     digits = 0;
   }
   return false;
+}
+
+// Known bug, to be fixed in src/service (AuditEventToJson): an event time within a second of
+// INT64_MIN overflows when the time is formatted (signed overflow, UBSan). Reachable through
+// `import --audit` of such a line, then `audit export` or GET /v1/audit/events. Seed:
+// audit_line_fuzzer/regress-time-us-min.
+inline bool TimeNearInt64Min(std::int64_t time_us) {
+  return time_us < std::numeric_limits<std::int64_t>::min() + 1000000;
 }
 
 }  // namespace scaigrid::iam::fuzz
