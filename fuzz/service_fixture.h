@@ -15,7 +15,6 @@
 
 #include "api/api_handler.h"
 #include "http/http_types.h"
-#include "known_bugs.h"
 #include "service/service.h"
 
 namespace scaigrid::iam::fuzz {
