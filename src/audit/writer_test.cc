@@ -303,7 +303,11 @@ TEST(AuditWriterTest, WhenSettledReportsAFailedBatchAndStopAbandoningEvents) {
 
 TEST(AuditWriterTest, ACommitReportedAsFailedIsNotWrittenTwice) {
   FakeAuditStore store;
-  AuditWriter writer(store, Small());
+  // The writer retries after retry_interval and would then find "a" stored: long enough that
+  // this thread sees the failure first even on a loaded machine or under a sanitizer.
+  AuditWriter::Options options = Small();
+  options.retry_interval = 500ms;
+  AuditWriter writer(store, options);
   ASSERT_THAT(writer.Start(), IsOk());
   store.FailNextWith(Status(StatusCode::kUnavailable, "connection reset"),
                      FakeAuditStore::Fault::kCommitThenFail);

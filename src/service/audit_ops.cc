@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <cmath>
 #include <set>
 
 #include "auth/api_key.h"
@@ -362,6 +363,21 @@ std::string QueryDigest(const std::vector<std::pair<std::string, std::string>>& 
   return auth::HashSecret(text).substr(0, 12);
 }
 
+bool AllFinite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const json::value& x : v.get_array())
+        if (!AllFinite(x)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (!AllFinite(kv.value())) return false;
+      return true;
+    default: return true;
+  }
+}
+
 }  // namespace
 
 json::object AuditEventToJson(const store::AuditEvent& e) {
@@ -385,9 +401,12 @@ json::object AuditEventToJson(const store::AuditEvent& e) {
   o["resource_id"] = e.resource_id.empty() ? json::value(nullptr) : json::value(e.resource_id);
   o["request_id"] = e.request_id;
   o["source_ip"] = e.source_ip;
+  // Stored details are JSON text; shown as JSON when they parse to finite numbers only (an
+  // imported "1e400" would read as infinity and be written out as text that is not JSON), as
+  // the text itself otherwise.
   boost::system::error_code ec;
   json::value details = json::parse(e.details, ec);
-  o["details"] = ec ? json::value(e.details) : details;
+  o["details"] = ec || !AllFinite(details) ? json::value(e.details) : details;
   o["prev_hash"] = e.prev_hash;
   o["hash"] = e.hash;
   return o;

@@ -109,7 +109,9 @@ Result<json::object> IamService::PatchCustomRole(const Caller& c, std::string_vi
     SCAIGRID_RETURN_IF_ERROR(t.mutation.PutCustomRole({row.id, row.name, row.description, row.scope, row.permissions}));
     auto keys = s.registry().ResolvePatterns(row.permissions, ScopeRef::Parse(row.scope)->kind == ScopeKind::kPlatform);
     if (!keys) return keys.error();
-    SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, *keys, *s.FindScope(row.scope), t.now));
+    auto defined_at = s.FindScope(row.scope);
+    if (!defined_at) return Hidden("custom role", id);
+    SCAIGRID_RETURN_IF_ERROR(CheckGrant(s, c, *keys, *defined_at, t.now));
     if (auto rid = s.FindRole(row.id))
       for (PrincipalId p : s.SubjectsBoundTo(*rid)) t.sod_subjects.push_back(s.PrincipalName(p));
     t.change.ops.push_back(store::PutCustomRole{row});

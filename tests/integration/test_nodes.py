@@ -106,6 +106,8 @@ class SeveralNodesTest(unittest.TestCase):
 
     def test_2_a_revoked_key_is_refused_on_every_node(self):
         a, b, c = self.nodes
+        # A key is made for a user bound somewhere (docs/engine.md, "The grant rule").
+        self.call(a, 201, "POST", "/v1/iam/bindings", {"subject": "user:root-helper", "role": "tenant_user", "scope": "tenant:acme"})
         created = self.call(a, 201, "POST", "/v1/iam/api-keys", {"owner": "user:root-helper", "name": "ci"})
         key = created["key"]
         for node in self.nodes:

@@ -36,5 +36,19 @@ TEST(AuditEventToJsonTest, ExtremeImportedTimesDoNotOverflow) {
   EXPECT_EQ(TimeOf(min).substr(TimeOf(min).size() - 8), ".224192Z");  // floor: -…854775808 = -…855 s + 224192 µs
 }
 
+TEST(AuditEventToJsonTest, DetailsThatWouldNotBeJsonAreShownAsText) {
+  // Found by audit_line_fuzzer (fuzz/corpus/audit_line_fuzzer/regress-details-infinity): an
+  // imported event's details "18407370951e315" read as infinity and came out as `Infinity`.
+  store::AuditEvent e;
+  e.details = "18407370951e315";
+  EXPECT_EQ(AuditEventToJson(e).at("details"), boost::json::value("18407370951e315"));
+  e.details = R"({"a":[1,{"b":-1e999}]})";
+  EXPECT_EQ(AuditEventToJson(e).at("details"), boost::json::value(e.details));
+  e.details = R"({"a":[1,{"b":2.5}]})";
+  EXPECT_EQ(AuditEventToJson(e).at("details").at("a").at(1).at("b"), boost::json::value(2.5));
+  e.details = "not json";
+  EXPECT_EQ(AuditEventToJson(e).at("details"), boost::json::value("not json"));
+}
+
 }  // namespace
 }  // namespace scaigrid::iam::service
