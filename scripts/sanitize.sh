@@ -31,8 +31,8 @@ check_reports() {
 
 run_address() {
   local start=$SECONDS report_dir
-  configure build-asan address
-  cmake --build build-asan -j"$jobs"
+  configure build-asan address || return 1
+  cmake --build build-asan -j"$jobs" || return 1
   report_dir="$(pwd)/build-asan/sanitizer-reports"
   rm -rf "$report_dir" && mkdir -p "$report_dir"
   # detect_leaks: LeakSanitizer runs at every normal exit (the server's too, on SIGTERM).
@@ -47,9 +47,9 @@ run_address() {
 
 run_thread() {
   local start=$SECONDS report_dir
-  configure build-tsan thread
+  configure build-tsan thread || return 1
   local targets=(http_test http_server_test audit_test auth_test service_follow_test api_test scaigrid-iam)
-  cmake --build build-tsan -j"$jobs" --target "${targets[@]}"
+  cmake --build build-tsan -j"$jobs" --target "${targets[@]}" || return 1
   report_dir="$(pwd)/build-tsan/sanitizer-reports"
   rm -rf "$report_dir" && mkdir -p "$report_dir"
   export TSAN_OPTIONS="log_path=$report_dir/tsan:halt_on_error=1:second_deadlock_stack=1"

@@ -276,7 +276,8 @@ std::vector<std::string> Snapshot::DeclaredKeys(const RoleNode& role) const {
   return out;
 }
 
-Explanation Snapshot::Explain(const CheckRequest& q, const Decision& d, Time now) const {
+Explanation Snapshot::Explain(const CheckRequest& q, const Decision& d, Time now,
+                              std::string_view subject_name) const {
   Explanation e;
   e.allowed = d.allowed;
   e.code = d.code;
@@ -284,7 +285,9 @@ Explanation Snapshot::Explain(const CheckRequest& q, const Decision& d, Time now
   const Registry& reg = *registry_;
   const std::string& key = reg.key(q.key).key;
   const std::string& scope = ScopeName(q.scope);
-  std::string subject = q.subject.valid() ? PrincipalName(q.subject) : std::string("the subject");
+  std::string subject = !subject_name.empty()  ? std::string(subject_name)
+                        : q.subject.valid()     ? PrincipalName(q.subject)
+                                                : std::string("the subject");
   bool has_grant = d.allowed || d.code == DecisionCode::kNotOwner;
   if (has_grant) {
     const GrantReason& g = d.grant;

@@ -161,6 +161,11 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   };
 
   if (capability || !refused.empty()) {
+    // Asking through someone else's token: only about scopes the asker can see, so nobody
+    // files events in (or learns answers of) a tenant it cannot see.
+    if (!c.capability && capability && !CanSeeScope(*st, c, capability->scope, now)) {
+      return Err(Hidden("scope", scope ? where : capability->scope));
+    }
     auto key = s.FindKey(*permission);
     if (!key) {
       if (Status v = ValidateKey(*permission); !v.ok()) return Err(v);
@@ -237,7 +242,8 @@ Result<json::object> IamService::CheckOne(const Caller& c, const json::value& bo
   auto request = s.Resolve(input);
   if (!request) return Err(request.error());
   Decision d = s.Check(*request, now);
-  Explanation e = s.Explain(*request, d, now);
+  // Named as asked: a principal the snapshot does not know reads like one it knows.
+  Explanation e = s.Explain(*request, d, now, who.principal);
   const KeyInfo& key_info = s.registry().key(request->key);
   bool audited = audit_requested.value_or(false) || key_info.audit_always;
   if (audited) {

@@ -112,7 +112,17 @@ std::vector<GrantAt> GrantsOfCredential(const Snapshot& s, std::optional<Princip
   std::vector<ScopeId> where{top};
   for (const BindingView& b : BindingsReaching(s, *owner, now))
     if (b.scope != top && AtOrBelow(s, b.scope, top)) where.push_back(b.scope);
-  for (ScopeId x : where) out.push_back({s.EffectiveKeys(*owner, x, now, &r), x});
+  // What the owner holds at each, from every binding that has not expired — bindings that
+  // start later included: they will apply, and the key with them.
+  const std::vector<BindingView> bindings = BindingsReaching(s, *owner, now);
+  for (ScopeId x : where) {
+    KeySet keys;
+    for (const BindingView& b : bindings)
+      if (AtOrBelow(s, x, b.scope)) keys |= s.role(b.role).keys;
+    if (s.ScopeKindOf(x) != ScopeKind::kPlatform) keys.Subtract(s.registry().platform_keys());
+    if (r.limit_keys) keys &= r.keys;
+    out.push_back({std::move(keys), x});
+  }
   return out;
 }
 
@@ -120,6 +130,15 @@ bool ScopeNotBroader(const Snapshot& s, const Caller& c, const Restriction& want
   if (c.restrict_scope.empty()) return true;
   auto have = s.FindScope(c.restrict_scope);
   return have && wanted.scope.valid() && AtOrBelow(s, wanted.scope, *have);
+}
+
+bool WithinKeyManagersReach(const Snapshot& s, const Caller& c, std::optional<PrincipalId> principal, Time now) {
+  if (!principal) return false;
+  const std::vector<BindingView> bindings = BindingsReaching(s, *principal, now);
+  if (bindings.empty()) return false;
+  for (const BindingView& b : bindings)
+    if (!Holds(s, c, "iam:api_keys:manage", s.ScopeName(b.scope), now)) return false;
+  return true;
 }
 
 Status CheckNotBroader(const Snapshot& s, const Caller& c, const Restriction& wanted) {

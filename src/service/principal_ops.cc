@@ -267,9 +267,10 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
   auth::NewApiKey key = auth::GenerateApiKey();
   store::ApiKeyRow row{key.id, *owner, *name, key.hash, perms.value_or(std::vector<std::string>{}),
                        scope.value_or(""), expires.value_or(kTimeMax), 0, 0, c.principal};
-  // A restricted credential makes keys within its own restriction by default.
+  // A restricted credential makes keys within its own restriction (and lifetime) by default.
   if (row.permissions.empty()) row.permissions = c.restrict_keys;
   if (row.scope.empty()) row.scope = c.restrict_scope;
+  if (!expires) row.expires_at = c.expires_at;
   auto rev = Commit(c, [&](Txn& t) -> Status {
     const Snapshot& s = *t.base.snapshot;
     if (row.expires_at <= t.now) return Status::InvalidArgument("field 'expires_at' is in the past");
@@ -281,16 +282,17 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
       auto owned = VisiblePrincipal(t.base, c, row.owner, t.now);
       if (!owned) return owned.error();
       if (row.scope.empty()) gate_scope = (*owned)->tenant;
-    } else if (row.owner != c.principal && !CanSeeScope(t.base, Caller{row.owner}, gate_scope, t.now)) {
-      // Users belong to the scopes they are bound at: a key for a user with no binding at,
-      // above or below its scope would act for another tenant's user (or a stranger), and
-      // such a user answers like a missing one.
-      return Hidden("principal", row.owner);
     }
     auto restriction = s.MakeRestriction(row.permissions, row.scope);
     if (!restriction) return restriction.error();
-    // A credential never creates a credential broader than itself (for its owner or another).
+    // A credential never creates a credential broader than itself (for its owner or another):
+    // not in scope, not in keys, not in time.
     SCAIGRID_RETURN_IF_ERROR(CheckNotBroader(s, c, *restriction));
+    if (row.expires_at > c.expires_at) {
+      return Status(StatusCode::kPermissionDenied, "your credential expires at " + FormatTime(c.expires_at) +
+                                                       ": it cannot create a key that outlives it")
+          .WithReason("escalation");
+    }
     // Nobody names keys it lacks: a key's listed keys are held by its maker where it starts.
     if (restriction->limit_keys) {
       const ScopeId top = restriction->scope.valid() ? restriction->scope : *s.FindScope("platform");
@@ -298,6 +300,13 @@ Result<json::object> IamService::CreateApiKey(const Caller& c, const json::value
     }
     if (row.owner != c.principal) {
       SCAIGRID_RETURN_IF_ERROR(Require(s, c, "iam:api_keys:manage", gate_scope, t.now));
+      // A key for another user acts as that user: only for users who live wholly within the
+      // caller's reach (every binding of theirs where the caller manages keys), so nobody
+      // mints a credential of another tenant's user or of an administrator above it; others
+      // answer like a missing one.
+      if (oref->kind == PrincipalKind::kUser && !WithinKeyManagersReach(s, c, s.FindPrincipal(row.owner), t.now)) {
+        return Hidden("principal", row.owner);
+      }
       // The grant rule: whoever holds the key holds what its owner holds within its
       // restriction, at every scope it reaches; the caller must hold all of that.
       SCAIGRID_RETURN_IF_ERROR(CheckGrants(s, c, GrantsOfCredential(s, s.FindPrincipal(row.owner), *restriction, t.now), t.now));

@@ -221,7 +221,9 @@ Result<Caller> IamService::Authenticate(std::string_view bearer) const {
   if (row == nullptr) return unauthenticated("unknown API key");
   if (row->revoked_at != 0) return unauthenticated("API key " + row->id + " was revoked");
   if (clock_.Now() >= row->expires_at) return unauthenticated("API key " + row->id + " expired at " + FormatTime(row->expires_at));
-  return Caller{row->owner, row->id, row->permissions, row->scope};
+  Caller c{row->owner, row->id, row->permissions, row->scope};
+  c.expires_at = row->expires_at;
+  return c;
 }
 
 Result<std::uint64_t> IamService::Commit(const Caller& c, const std::function<Status(Txn&)>& build) {

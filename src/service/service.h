@@ -45,6 +45,9 @@ struct Caller {
   // Set when the credential is a capability token (verified signature): such a caller may
   // only ask POST /v1/iam/check about its one action; it holds no other right.
   std::shared_ptr<const auth::CapabilityClaims> capability;
+  // When the credential itself expires (API keys); kTimeMax for none. A key it makes expires
+  // no later.
+  Time expires_at = kTimeMax;
 };
 
 struct ServiceOptions {

@@ -66,7 +66,8 @@ inline Status CheckGrant(const Snapshot& s, const Caller& actor, KeySet keys, Sc
 std::vector<GrantAt> GrantsThroughGroup(const Snapshot& s, PrincipalId group, Time now);
 
 // What the bearer of a credential of `owner` (nullopt: an owner with no binding) restricted by
-// `r` holds: at the top of its reach and at each of the owner's binding scopes below it.
+// `r` holds or will hold: at the top of its reach and at each of the owner's binding scopes
+// below it, through every binding that has not expired (those that start later included).
 std::vector<GrantAt> GrantsOfCredential(const Snapshot& s, std::optional<PrincipalId> owner, const Restriction& r,
                                         Time now);
 
@@ -77,6 +78,11 @@ Status CheckNotBroader(const Snapshot& s, const Caller& c, const Restriction& wa
 // Its scope half alone: true when the caller has no scope restriction or `wanted` reaches
 // only its scope and below.
 bool ScopeNotBroader(const Snapshot& s, const Caller& c, const Restriction& wanted);
+
+// True when `principal` has bindings (direct or through groups, not expired) and the caller
+// holds iam:api_keys:manage at the scope of every one of them: the principal lives wholly
+// within the caller's reach.
+bool WithinKeyManagersReach(const Snapshot& s, const Caller& c, std::optional<PrincipalId> principal, Time now);
 
 // True when `scope` is `top` or below it.
 bool AtOrBelow(const Snapshot& s, ScopeId scope, ScopeId top);

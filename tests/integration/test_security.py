@@ -54,16 +54,16 @@ class SecurityTest(harness.ApiTestCase):
         body = self.expect(200, "GET", f"/v1/audit/events?tenant={tenant}&limit=1000")
         return body["items"]
 
-    def assertLikeMissing(self, method, path_fmt, body_fmt, key, foreign, missing):
+    def assertLikeMissing(self, method, path_fmt, body_fmt, key, foreign, missing, status=404):
         """The request naming `foreign` answers exactly as the one naming `missing` does (the
-        names themselves aside), and with 404."""
+        names themselves aside), with `status` (404 unless said)."""
         def run(name):
             path = path_fmt.format(name)
             body = json.loads(json.dumps(body_fmt).replace("{}", name)) if body_fmt is not None else None
             status, resp, _ = self.call(method, path, body, key=key)
             return status, json.dumps(resp, sort_keys=True).replace(name, "<NAME>")
         got_foreign, got_missing = run(foreign), run(missing)
-        self.assertEqual(got_foreign[0], 404, f"{method} {path_fmt} with {foreign}: {got_foreign}")
+        self.assertEqual(got_foreign[0], status, f"{method} {path_fmt} with {foreign}: {got_foreign}")
         self.assertEqual(got_foreign, got_missing, f"{method} {path_fmt}: {foreign} is told apart from {missing}")
 
     # ---- finding 1: cross-tenant account takeover through API keys ----
@@ -76,28 +76,80 @@ class SecurityTest(harness.ApiTestCase):
         self.assertNotIn("globex", json.dumps(resp))
 
     def test_finding1_key_for_a_user_of_two_tenants_cannot_grow(self):
-        # paul is a viewer at acme and admin of globex: alice may make him an acme key…
+        # paul is a viewer at acme and admin of globex: to alice he is not wholly acme's, so she
+        # cannot mint him a key at all (he answers like a missing user)…
         self.bind("user:paul", "tenant_viewer", "tenant:acme")
         self.bind("user:paul", "tenant_admin", "tenant:globex", justification="globex admin")
+        self.assertLikeMissing("POST", "/v1/iam/api-keys", {"owner": "user:{}", "name": "x", "scope": "tenant:acme"},
+                               self.alice, "paul", "nobody-at-all")
+        # …and his own acme-scoped key can never mint a broader one, nor see his globex keys.
+        paul = self.make_key("user:paul")
         paul_globex = self.expect(201, "POST", "/v1/iam/api-keys",
-                                  {"owner": "user:paul", "name": "own", "scope": "tenant:globex"})
+                                  {"owner": "user:paul", "name": "own", "scope": "tenant:globex"}, key=paul)
         k1 = self.expect(201, "POST", "/v1/iam/api-keys",
-                         {"owner": "user:paul", "name": "x", "scope": "tenant:acme"}, key=self.alice)["key"]
-        # …which can never mint a broader one, for paul or anyone.
+                         {"owner": "user:paul", "name": "x", "scope": "tenant:acme"}, key=paul)["key"]
         resp = self.expect(403, "POST", "/v1/iam/api-keys",
                            {"owner": "user:paul", "name": "y", "scope": "platform"}, key=k1)
         self.assertError(resp, "escalation", mentions=["tenant:acme"])
         self.expect(404, "POST", "/v1/iam/api-keys", {"owner": "user:paul", "name": "y", "scope": "tenant:globex"}, key=k1)
         self.expect(404, "POST", "/v1/iam/groups", {"id": "pwned", "tenant": "globex"}, key=k1)
-        # It neither sees nor revokes paul's own globex key.
         listed = self.expect(200, "GET", "/v1/iam/api-keys", key=k1)
         self.assertNotIn(paul_globex["id"], json.dumps(listed))
         self.assertNotIn("globex", json.dumps(listed))
         self.expect(404, "DELETE", f"/v1/iam/api-keys/{paul_globex['id']}", key=k1)
         self.expect(200, "GET", "/v1/iam/me/permissions?scope=tenant:globex", key=paul_globex["key"])
-        # And nothing was filed in globex's log through alice's key.
         k1_id = next(k["id"] for k in listed["items"] if k["scope"] == "tenant:acme" and k["name"] == "x")
         self.assertFalse([e for e in self.events("globex") if e.get("credential_id") == k1_id])
+
+    def test_no_key_for_an_administrator_above_the_scope(self):
+        # The platform's super_admin is bound above acme: alice cannot mint a key acting as it
+        # (it would outlive her own role there and sign acme's log with its name).
+        self.assertLikeMissing("POST", "/v1/iam/api-keys", {"owner": "user:{}", "name": "x", "scope": "tenant:acme"},
+                               self.alice, "admin", "nobody-at-all")
+
+    def test_a_key_never_outlives_the_key_that_made_it(self):
+        short = self.expect(201, "POST", "/v1/iam/api-keys", {"owner": "user:dora", "name": "short",
+                                                              "expires_at": "2099-01-01"}, key=self.dora_unscoped)
+        child = self.expect(201, "POST", "/v1/iam/api-keys", {"owner": "user:dora", "name": "child"}, key=short["key"])
+        self.assertEqual(child["expires_at"], short["expires_at"])
+        resp = self.expect(403, "POST", "/v1/iam/api-keys", {"owner": "user:dora", "name": "longer",
+                                                             "expires_at": "2100-01-01"}, key=short["key"])
+        self.assertError(resp, "escalation", mentions=["outlives"])
+
+    def test_a_binding_that_starts_later_counts_for_a_key_made_now(self):
+        # kim manages acme's keys and reads nothing; vic will hold bot keys in an acme project
+        # from tomorrow. A key for vic made today would hold them tomorrow: refused now.
+        keys_only = self.make_role("key makers", ["iam:api_keys:manage"], "tenant:acme")
+        self.bind("user:kim2", keys_only["id"], "tenant:acme")
+        kim = self.make_key("user:kim2", scope="tenant:acme")
+        bots = self.make_role("bot admins", ["scaibot:*"], "tenant:acme")
+        self.expect(201, "POST", "/v1/iam/bindings", {"subject": "user:vic", "role": bots["id"],
+                                                      "scope": "project:acme-web", "not_before": "2099-01-01"})
+        resp = self.expect(403, "POST", "/v1/iam/api-keys", {"owner": "user:vic", "name": "later"}, key=kim)
+        self.assertError(resp, "escalation", mentions=["scaibot:bots:delete", "project:acme-web"])
+
+    def test_a_check_through_another_tenants_capability_token_is_hidden(self):
+        gary = self.gary["key"]
+        token = self.expect(201, "POST", "/v1/iam/capability-tokens",
+                            {"capability": "scaibot:chat", "resource": "bot:b1", "scope": "tenant:globex"}, key=gary)
+        before = len(self.events("globex"))
+        resp = self.expect(404, "POST", "/v1/iam/check",
+                           {"token": token["token"], "permission": "scaibot:chat", "scope": "tenant:acme",
+                            "resource": {"id": "ALICE-WAS-HERE"}, "audit": True}, key=self.alice)
+        self.assertNotIn("globex", json.dumps(resp))
+        self.assertEqual(len(self.events("globex")), before)
+        # gary's own tenant may ask, and log it.
+        resp = self.expect(200, "POST", "/v1/iam/check",
+                           {"token": token["token"], "permission": "scaibot:chat", "resource": {"id": "bot:b1"},
+                            "audit": True}, key=gary)
+        self.assertTrue(resp["allowed"], resp)
+
+    def test_explanations_name_the_subject_as_asked(self):
+        # An existing principal of another tenant reads exactly like a missing one.
+        self.expect(201, "POST", "/v1/iam/service-accounts", {"id": "globex-ci", "tenant": "globex"})
+        self.assertLikeMissing("POST", "/v1/iam/check",
+                               {"subject": "service_account:{}", "permission": "scaibot:bots:read", "scope": "tenant:acme"},
+                               self.alice, "globex-ci", "nosuch-ci", status=200)
 
     def test_finding1_key_for_another_user_needs_all_they_hold_where_it_reaches(self):
         # An unscoped key for gary would carry gary's globex grants.

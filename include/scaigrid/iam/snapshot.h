@@ -184,8 +184,11 @@ class Snapshot {
   // Explain after a check made from strings.
   Result<CheckRequest> Resolve(const CheckInput& input) const;
 
-  // Spells out `decision` (as returned by Check for `request`).
-  Explanation Explain(const CheckRequest& request, const Decision& decision, Time now) const;
+  // Spells out `decision` (as returned by Check for `request`). `subject_name` names the
+  // subject in the summary (as asked, so that a principal this snapshot does not know reads
+  // exactly like one it knows); empty: the snapshot's name for it, or "the subject".
+  Explanation Explain(const CheckRequest& request, const Decision& decision, Time now,
+                      std::string_view subject_name = {}) const;
 
   // Every key `principal` holds at `scope` with every active grant of it, ordered by key
   // name. Platform-level keys appear only at the platform scope. Restriction applies.
