@@ -76,11 +76,11 @@ Status CheckGrants(const Snapshot& s, const Caller& actor, std::span<const Grant
   if (!restriction) return restriction.error();
   const Restriction* r = *restriction ? &**restriction : nullptr;
   auto who = s.FindPrincipal(actor.principal);
+  const auto escalate = s.FindKey("iam:roles:escalate");
   for (const GrantAt& g : grants) {
     if (g.keys.Empty()) continue;
     KeySet held;
     if (who) held = s.EffectiveKeys(*who, g.scope, now, r);
-    auto escalate = s.FindKey("iam:roles:escalate");
     if (escalate && held.Test(*escalate)) continue;
     KeySet missing = g.keys;
     missing.Subtract(held);
@@ -109,12 +109,12 @@ std::vector<GrantAt> GrantsOfCredential(const Snapshot& s, std::optional<Princip
   ScopeId top = r.scope.valid() ? r.scope : *s.FindScope("platform");
   // What the credential holds changes only where its reach starts and where the owner's
   // bindings are below that; the actor's keys only grow downwards, so these scopes suffice.
+  const std::vector<BindingView> bindings = BindingsReaching(s, *owner, now);
   std::vector<ScopeId> where{top};
-  for (const BindingView& b : BindingsReaching(s, *owner, now))
+  for (const BindingView& b : bindings)
     if (b.scope != top && AtOrBelow(s, b.scope, top)) where.push_back(b.scope);
   // What the owner holds at each, from every binding that has not expired — bindings that
   // start later included: they will apply, and the key with them.
-  const std::vector<BindingView> bindings = BindingsReaching(s, *owner, now);
   for (ScopeId x : where) {
     KeySet keys;
     for (const BindingView& b : bindings)
